@@ -1,0 +1,34 @@
+# Two entry points, both from a fresh Debian machine with Python 3.11:
+#   make demo   set up, initialise a demo centre, run the server with emulated devices
+#   make test   set up and run the whole test suite
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= var/demo
+PORT ?= 5000
+
+.PHONY: venv demo test lint bench clean
+
+$(BIN)/qms: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[kiosk,hardware,dev]"
+	touch $(BIN)/qms
+
+venv: $(BIN)/qms
+
+demo: venv
+	$(BIN)/qms --data-dir $(DATA) demo --port $(PORT)
+
+test: venv
+	$(BIN)/ruff check .
+	QMS_TEST_TIMEOUT=1 timeout -s KILL 1500 $(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: venv
+	$(BIN)/ruff check .
+
+bench: venv
+	$(BIN)/python -m bench.run_all
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,37 @@
+"""Vietnamese text helpers shared by every layer: NFC normalisation and diacritic folding.
+
+`fold("Đăng ký khai sinh") == "dang ky khai sinh"`: used for diacritic-insensitive search
+(server and kiosk) and for devices that can only show ASCII (LED boards).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPECIAL = str.maketrans({"đ": "d", "Đ": "D", "ð": "d", "Ð": "D"})
+_SPACES = re.compile(r"\s+")
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def nfc(text: str) -> str:
+    """Normalise to NFC (precomposed letters), which printers and fonts expect."""
+    return unicodedata.normalize("NFC", text or "")
+
+
+def strip_marks(text: str) -> str:
+    """Remove every diacritic, keeping case: "Đăng Ký" -> "Dang Ky"."""
+    decomposed = unicodedata.normalize("NFD", (text or "").translate(_SPECIAL))
+    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+
+
+def fold(text: str) -> str:
+    """Lower-case, diacritic-free, punctuation-free, single-spaced form for matching."""
+    plain = strip_marks(text).lower()
+    return _SPACES.sub(" ", _NON_WORD.sub(" ", plain)).strip()
+
+
+def tokens(text: str) -> list[str]:
+    """The folded words of `text`."""
+    folded = fold(text)
+    return folded.split(" ") if folded else []
