@@ -97,9 +97,7 @@ class ReadingOptions:
         if self.odd not in _ODD_WORDS:
             raise ValueError(f"odd must be one of {_ODD_WORDS}, got {self.odd!r}")
         if self.thousand not in _THOUSAND_WORDS:
-            raise ValueError(
-                f"thousand must be one of {_THOUSAND_WORDS}, got {self.thousand!r}"
-            )
+            raise ValueError(f"thousand must be one of {_THOUSAND_WORDS}, got {self.thousand!r}")
         if self.four not in _FOUR_WORDS:
             raise ValueError(f"four must be one of {_FOUR_WORDS}, got {self.four!r}")
 

@@ -231,9 +231,7 @@ def test_word_level_rules_hold_everywhere() -> None:
                 assert prev in ("mười", "mươi"), text
             if w == "linh":
                 assert prev == "trăm", text
-        assert not re.search(r"(mười|mươi) (năm|một)$", text) or text.endswith(
-            "mười một"
-        ), text
+        assert not re.search(r"(mười|mươi) (năm|một)$", text) or text.endswith("mười một"), text
         assert not re.search(r"mươi (một|bốn|năm)\b", text), text
         assert "không" not in words or n == 0 or "không trăm" in text, text
 
