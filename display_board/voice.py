@@ -15,15 +15,14 @@ espeak-ng instead (one voice for the whole sentence rather than a mix).  The
 chime is generated (a two-tone ding-dong) unless the clip folder has one.
 Composed WAVs are cached by their text (memory and ``cache_dir/composed``).
 
-Everything but espeak-ng is the standard library (``wave``, ``array``); clips
-of another rate, width or channel count are converted in pure Python, and
-formats ``wave`` cannot read (float, extensible) are converted with sox.
+Everything but espeak-ng is the standard library; the PCM work (reading and
+converting clips, the chime) is in :mod:`display_board.audio`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
+import io
 import os
 import shutil
 import subprocess
@@ -32,7 +31,7 @@ import threading
 import wave
 from array import array
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,10 +42,22 @@ from display_board.announce import (
     Clip,
     build_announcement,
 )
+from display_board.audio import (
+    DEFAULT_RATE,
+    VoiceUnavailable,
+    make_chime,
+    normalise_peak,
+    play_wav,
+    read_wav,
+    silence,
+    trim_silence,
+    wav_bytes,
+)
 from display_board.vi_numbers import ReadingOptions
 
 __all__ = [
     "CHIME",
+    "DEFAULT_RATE",
     "ComposedAudio",
     "VoiceComposer",
     "VoiceUnavailable",
@@ -63,162 +74,7 @@ __all__ = [
 ]
 
 CHIME = "chime"
-DEFAULT_RATE = 22050  # espeak-ng's native rate
 ESPEAK_VOICES = {"vi": "vi", "en": "en-us"}
-
-
-class VoiceUnavailable(RuntimeError):
-    """No clip and no working espeak-ng to say an announcement."""
-
-
-# --- PCM helpers -----------------------------------------------------------------
-
-
-def wav_bytes(samples: array, rate: int = DEFAULT_RATE) -> bytes:
-    """A mono 16-bit WAV file holding ``samples`` (``array('h')``)."""
-    import io
-
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(samples.tobytes())
-    return buf.getvalue()
-
-
-def _to_int16(raw: bytes, width: int) -> array:
-    if width == 2:
-        out = array("h")
-        out.frombytes(raw)
-        return out
-    if width == 1:  # unsigned 8-bit
-        return array("h", ((b - 128) << 8 for b in raw))
-    if width in (3, 4):
-        return array(
-            "h",
-            (
-                int.from_bytes(raw[i + width - 2 : i + width], "little", signed=True)
-                for i in range(0, len(raw), width)
-            ),
-        )
-    raise ValueError(f"unsupported sample width {width}")
-
-
-def _to_mono(samples: array, channels: int) -> array:
-    if channels == 1:
-        return samples
-    return array(
-        "h",
-        (
-            sum(samples[i : i + channels]) // channels
-            for i in range(0, len(samples) - channels + 1, channels)
-        ),
-    )
-
-
-def _resample(samples: array, src: int, dst: int) -> array:
-    """Linear-interpolation resampling (adequate for speech clips)."""
-    if src == dst or not samples:
-        return samples
-    n_out = max(1, round(len(samples) * dst / src))
-    step = src / dst
-    last = len(samples) - 1
-    out = array("h", bytes(2 * n_out))
-    for i in range(n_out):
-        pos = i * step
-        j = int(pos)
-        if j >= last:
-            out[i] = samples[last]
-        else:
-            frac = pos - j
-            out[i] = int(samples[j] + (samples[j + 1] - samples[j]) * frac)
-    return out
-
-
-def _sox_convert(path: Path, rate: int) -> bytes:
-    sox = shutil.which("sox")
-    if not sox:
-        raise VoiceUnavailable(f"cannot read {path} and sox is not installed")
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out.wav"
-        subprocess.run(
-            [
-                sox,
-                str(path),
-                "-r",
-                str(rate),
-                "-c",
-                "1",
-                "-b",
-                "16",
-                "-e",
-                "signed-integer",
-                str(out),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
-        return out.read_bytes()
-
-
-def read_wav(source: str | os.PathLike | bytes, rate: int = DEFAULT_RATE) -> array:
-    """Read a WAV (path or bytes) as mono 16-bit samples at ``rate``."""
-    import io
-
-    try:
-        handle = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
-        with handle, wave.open(handle, "rb") as w:
-            channels, width, src_rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
-            raw = w.readframes(w.getnframes())
-    except (wave.Error, EOFError):
-        if isinstance(source, bytes):
-            raise
-        return read_wav(_sox_convert(Path(source), rate), rate)
-    samples = _to_mono(_to_int16(raw, width), channels)
-    return _resample(samples, src_rate, rate)
-
-
-def _trim(samples: array, rate: int, threshold: int = 400, keep_ms: int = 15) -> array:
-    """Cut leading and trailing near-silence (espeak pads every utterance)."""
-    n = len(samples)
-    start = 0
-    while start < n and abs(samples[start]) < threshold:
-        start += 1
-    end = n
-    while end > start and abs(samples[end - 1]) < threshold:
-        end -= 1
-    if start >= end:
-        return samples
-    keep = rate * keep_ms // 1000
-    return samples[max(0, start - keep) : min(n, end + keep)]
-
-
-def _normalise_peak(samples: array, target: float = 0.7) -> array:
-    peak = max((abs(s) for s in samples), default=0)
-    if peak == 0:
-        return samples
-    gain = target * 32767 / peak
-    return array("h", (max(-32768, min(32767, int(s * gain))) for s in samples))
-
-
-def _silence(ms: int, rate: int) -> array:
-    return array("h", bytes(2 * (rate * ms // 1000)))
-
-
-def make_chime(rate: int = DEFAULT_RATE, volume: float = 0.5) -> array:
-    """A two-tone "ding-dong" (E5 then C5 with a soft overtone), about 1.1 s."""
-    out = array("h")
-    for freq, dur in ((659.25, 0.45), (523.25, 0.65)):
-        n = int(rate * dur)
-        attack = int(rate * 0.01)
-        for i in range(n):
-            t = i / rate
-            env = math.exp(-4.0 * t / dur) * (min(1.0, i / attack) if attack else 1.0)
-            v = math.sin(2 * math.pi * freq * t) + 0.3 * math.sin(4 * math.pi * freq * t)
-            out.append(int(32767 * volume * env * v / 1.3))
-    return out
 
 
 # --- espeak-ng -----------------------------------------------------------------
@@ -252,8 +108,6 @@ class ComposedAudio:
 
     @property
     def duration(self) -> float:
-        import io
-
         with wave.open(io.BytesIO(self.wav), "rb") as w:
             return w.getnframes() / w.getframerate()
 
@@ -332,9 +186,9 @@ class VoiceComposer:
                     tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
                     espeak_synthesize(clip.text, tmp, voice, self.speed)
                     os.replace(tmp, path)
-                samples = _trim(read_wav(path, self.rate), self.rate)
+                samples = trim_silence(read_wav(path, self.rate), self.rate)
             if samples is not None and self.normalise:
-                samples = _normalise_peak(samples)
+                samples = normalise_peak(samples)
             self._clips[key] = samples
             return samples
 
@@ -406,7 +260,7 @@ class VoiceComposer:
     def _compose_clips(
         self, ann: Announcement, repeat: int, names: list[str]
     ) -> ComposedAudio | None:
-        word_gap, phrase_gap, chime_gap, repeat_gap = (_silence(ms, self.rate) for ms in self.gaps)
+        word_gap, phrase_gap, chime_gap, repeat_gap = (silence(ms, self.rate) for ms in self.gaps)
         sentence = array("h")
         for i, seg in enumerate(ann.segments):
             if i:
@@ -430,11 +284,11 @@ class VoiceComposer:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "sentence.wav"
             espeak_synthesize(ann.text, path, self._voice(ann.lang), self.speed)
-            sentence = _trim(read_wav(path, self.rate), self.rate)
-        out = self.chime() + _silence(self.gaps[2], self.rate)
+            sentence = trim_silence(read_wav(path, self.rate), self.rate)
+        out = self.chime() + silence(self.gaps[2], self.rate)
         for k in range(repeat):
             if k:
-                out += _silence(self.gaps[3], self.rate)
+                out += silence(self.gaps[3], self.rate)
             out += sentence
         clips = (CHIME,) + ("<sentence>",) * repeat
         return ComposedAudio(wav_bytes(out, self.rate), ann.text, clips, "espeak-sentence")
@@ -522,15 +376,3 @@ def announcement_clips(
 ) -> list[str]:
     """The ordered clip names :func:`compose_announcement` uses."""
     return default_composer().clip_sequence(number, counter, lang, recall, repeat)
-
-
-def play_wav(wav: bytes, command: Sequence[str] | None = None) -> None:
-    """Play WAV bytes through a command reading stdin (aplay, paplay or sox's play)."""
-    if command is None:
-        for candidate in (["aplay", "-q", "-"], ["paplay"], ["play", "-q", "-t", "wav", "-"]):
-            if shutil.which(candidate[0]):
-                command = candidate
-                break
-        else:
-            raise VoiceUnavailable("no audio player found (aplay, paplay, play)")
-    subprocess.run(list(command), input=wav, check=True, capture_output=True)

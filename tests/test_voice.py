@@ -23,6 +23,7 @@ from display_board.voice import (
     announcement_clips,
     compose_announcement,
     make_chime,
+    play_wav,
     read_wav,
     required_clips,
     set_default_composer,
@@ -290,3 +291,10 @@ def test_replaced_recorded_clip_is_used_after_reload(tmp_path: Path) -> None:
     # a fresh composer (e.g. after a restart) does not reuse the stale disk cache
     fresh = VoiceComposer(tmp_path / "clips", tmp_path / "cache")
     assert duration(fresh.compose(7, 2).wav) == pytest.approx(before + 0.5, abs=0.002)
+
+
+def test_play_wav_pipes_to_the_player_command(tmp_path: Path) -> None:
+    out = tmp_path / "played.wav"
+    wav = wav_bytes(make_chime())
+    play_wav(wav, ["sh", "-c", f"cat > '{out}'"])
+    assert out.read_bytes() == wav
