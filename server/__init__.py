@@ -1,0 +1,120 @@
+"""Flask + Flask-SocketIO server: `create_app(config)` and the module-level `socketio`."""
+
+from __future__ import annotations
+
+import os
+
+if os.environ.get("QMS_ASYNC_MODE") == "gevent":  # `qms serve`: patch before any import
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import logging  # noqa: E402
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, jsonify, request
+from flask_socketio import SocketIO
+from werkzeug.exceptions import HTTPException
+
+from . import config as centre_config
+from .auth import Accounts
+from .errors import QMSError, error_body
+from .service import QueueService, utcnow
+from .storage import DB_NAME, Store
+
+socketio = SocketIO()
+log = logging.getLogger("qms")
+
+
+@dataclass
+class QMS:
+    """Everything a request needs, hung on `app.extensions["qms"]`."""
+
+    data_dir: Path
+    store: Store
+    config: centre_config.Config
+    service: QueueService
+    accounts: Accounts
+
+
+def rooms_for(event: dict) -> list[str]:
+    rooms = [f"site:{event['site']}"]
+    if event.get("team_id") is not None:
+        rooms.append(f"team:{event['team_id']}")
+    if event.get("from_team") is not None:
+        rooms.append(f"team:{event['from_team']}")
+    if event.get("counter") is not None:
+        rooms.append(f"counter:{event['counter']}")
+    return rooms
+
+
+def publish(events: list[dict]) -> None:
+    for event in events:
+        socketio.emit("event", event, to=rooms_for(event))
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(
+        DATA_DIR=os.environ.get("QMS_DATA_DIR", "var"),
+        SECRET_KEY=os.environ.get("QMS_SECRET_KEY", "dev-only-change-me"),
+        ASYNC_MODE=os.environ.get("QMS_ASYNC_MODE") or None,
+        MESSAGE_QUEUE=os.environ.get("QMS_MESSAGE_QUEUE") or None,
+        CLOCK=utcnow,
+    )
+    app.config.update(config or {})
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+
+    data_dir = Path(app.config["DATA_DIR"])
+    centre = centre_config.load(data_dir)
+    store = Store(data_dir / DB_NAME)
+    clock = app.config["CLOCK"]
+    service = QueueService(store, centre, publish=publish, clock=clock)
+    app.extensions["qms"] = QMS(data_dir, store, centre, service, Accounts(store, clock))
+
+    socketio.init_app(app, async_mode=app.config["ASYNC_MODE"], cors_allowed_origins="*",
+                      message_queue=app.config["MESSAGE_QUEUE"], ping_interval=10,
+                      ping_timeout=10)
+
+    from .api import bp as api_bp
+    from .api import events  # noqa: F401  (registers the Socket.IO handlers)
+
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    _register_pages(app)
+    _register_errors(app)
+    return app
+
+
+def _register_pages(app: Flask) -> None:
+    """Web pages live with their component (display board, counter console, manager)."""
+    import importlib
+
+    for module in ("server.pages.routes", "display_board.routes", "counter.routes",
+                   "server.manager.routes", "server.admin.routes"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and module.startswith(exc.name):
+                continue
+            raise
+        app.register_blueprint(mod.bp)
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(QMSError)
+    def qms_error(err: QMSError):
+        return jsonify(err.body()), err.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):
+        code = (err.name or "error").lower().replace(" ", "_")
+        if request.path.startswith("/api/"):
+            return jsonify(error_body(code, err.description or err.name)), err.code
+        return err
+
+    @app.errorhandler(Exception)
+    def unexpected(err: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return jsonify(error_body("internal_error", "Lỗi máy chủ (internal server error)")), 500

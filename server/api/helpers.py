@@ -1,0 +1,78 @@
+"""Thin helpers shared by the API routes: the principal, rights, JSON bodies, idempotency."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import current_app, g, request
+
+from ..auth import Principal
+from ..errors import BadRequest, Unauthorized, ValidationFailed
+
+
+def qms():
+    return current_app.extensions["qms"]
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[7:].strip()
+    return None
+
+
+def current_principal() -> Principal:
+    if "principal" not in g:
+        g.principal = qms().accounts.principal(bearer_token())
+    if g.principal is None:
+        raise Unauthorized("Cần đăng nhập hoặc mã thiết bị (sign in or use a device token)")
+    return g.principal
+
+
+def requires(right: str):
+    def deco(fn):
+        @wraps(fn)
+        def wrapper(*args, **kwargs):
+            current_principal().require(right)
+            return fn(*args, **kwargs)
+        wrapper.right = right
+        return wrapper
+    return deco
+
+
+def body() -> dict:
+    if not request.data:
+        return {}
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadRequest("Body must be a JSON object", code="bad_json")
+    return data
+
+
+def idem() -> tuple[str, str] | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not (1 <= len(key) <= 200):
+        raise ValidationFailed("Idempotency-Key must be 1-200 characters")
+    return (f"{current_principal().actor} {request.method} {request.path}", key)
+
+
+def int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValidationFailed(f"{name} must be an integer") from exc
+    if not lo <= value <= hi:
+        raise ValidationFailed(f"{name} must be between {lo} and {hi}")
+    return value
+
+
+def result(status: int, payload):
+    """A command's (status, body) as a Flask response; 204 has no body."""
+    if status == 204:
+        return "", 204
+    return payload, status

@@ -1,0 +1,239 @@
+"""HTTP API v1 routes: thin, every rule lives in the service and the queue module."""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta
+
+from flask import jsonify, request
+
+from .. import reports
+from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from . import bp
+from .helpers import body, current_principal, idem, int_arg, qms, requires, result
+from .openapi import spec
+
+COUNTER_ACTIONS = ("call-next", "call-number", "recall", "start", "finish", "no-show",
+                   "transfer", "pause", "resume", "close")
+
+
+# -- auth ------------------------------------------------------------------------------------
+@bp.post("/auth/login")
+def login():
+    data = body()
+    counter = data.get("counter")
+    if counter is not None:
+        if not isinstance(counter, int):
+            raise ValidationFailed("counter must be an integer")
+        qms().config.counter(counter)
+    out = qms().accounts.login(str(data.get("username", "")), str(data.get("password", "")),
+                               counter, request.remote_addr or "?")
+    if counter is not None:
+        qms().service.sit(counter, out["user"]["username"])
+    return out
+
+
+@bp.post("/auth/logout")
+def logout():
+    p = current_principal()
+    session = qms().accounts.logout(p)
+    if session and session.get("counter") is not None:
+        qms().service.sit(session["counter"], None)
+    return {"ok": True}
+
+
+@bp.get("/auth/me")
+def me():
+    p = current_principal()
+    return {"kind": p.kind, "name": p.name, "role": p.role, "site": p.site,
+            "counters": p.counters, "counter": p.seated}
+
+
+# -- procedures -------------------------------------------------------------------------------
+@bp.get("/procedures")
+@requires("procedures.read")
+def procedures():
+    limit = int_arg("limit", 20, 1, 5000)
+    q = request.args.get("q", "")
+    field = request.args.get("field") or None
+    store = qms().store
+    with store.read():
+        if q.strip():
+            items = store.search_procedures(q, field, limit)
+        else:
+            items = store.procedures(field)[:limit]
+        return {"items": items, "count": len(items), "total": store.procedure_count()}
+
+
+@bp.get("/procedures/fields")
+@requires("procedures.read")
+def procedure_fields():
+    with qms().store.read():
+        return {"items": qms().store.fields()}
+
+
+@bp.get("/procedures/<code>")
+@requires("procedures.read")
+def procedure(code):
+    with qms().store.read():
+        proc = qms().store.procedure(code)
+    if proc is None:
+        raise NotFound(f"Không có thủ tục {code} (unknown procedure)", code="unknown_procedure")
+    return proc
+
+
+# -- tickets ---------------------------------------------------------------------------------
+@bp.post("/tickets")
+@requires("tickets.issue")
+def issue_ticket():
+    data = body()
+    p = current_principal()
+    team_id = data.get("team_id")
+    if team_id is not None and not isinstance(team_id, int):
+        raise ValidationFailed("team_id must be an integer")
+    channel = data.get("channel") or ("kiosk" if p.role == "kiosk" else "counter")
+    status, payload = qms().service.issue(
+        procedure_code=data.get("procedure_code"), team_id=team_id,
+        priority=data.get("priority"), channel=channel, actor=p.actor, idem=idem())
+    return result(status, payload)
+
+
+@bp.get("/tickets/<token>")
+def citizen_ticket(token):
+    if len(token) < 20:
+        raise NotFound("Không tìm thấy số này (unknown ticket)", code="unknown_ticket")
+    return qms().service.citizen_view(token)
+
+
+@bp.post("/tickets/<int:ticket_id>/rating")
+@requires("tickets.rate")
+def rate_ticket(ticket_id):
+    data = body()
+    p = current_principal()
+    counters = None if p.role == "admin" else p.counters
+    status, payload = qms().service.rate(ticket_id, data.get("score"), data.get("reason"),
+                                         actor=p.actor, counters=counters, idem=idem())
+    return result(status, payload)
+
+
+@bp.post("/tickets/<int:ticket_id>/cancel")
+@requires("tickets.cancel")
+def cancel_ticket(ticket_id):
+    status, payload = qms().service.cancel(ticket_id, actor=current_principal().actor,
+                                           idem=idem())
+    return result(status, payload)
+
+
+# -- counters --------------------------------------------------------------------------------
+def _counter_action(n: int, action: str):
+    p = current_principal()
+    p.require("counter.act")
+    qms().config.counter(n)
+    if not p.may_act_at(n):
+        raise Forbidden(f"Không được thao tác tại quầy {n} (not your counter)",
+                        code="not_your_counter")
+    if p.kind == "device" and not qms().accounts.counter_staffed(n):
+        raise Conflict(f"Chưa có cán bộ đăng nhập tại quầy {n} (no officer signed in)",
+                       code="no_officer")
+    data = body()
+    kwargs = {}
+    if action == "transfer":
+        kwargs = {"team_id": data.get("team_id"), "to_counter": data.get("counter"),
+                  "note": data.get("note")}
+    elif action == "call-number":
+        kwargs = {"number": data.get("number"), "reason": data.get("reason")}
+    elif action == "pause":
+        kwargs = {"reason": data.get("reason")}
+    status, payload = qms().service.counter_action(n, action, actor=p.actor, idem=idem(),
+                                                   **kwargs)
+    return result(status, payload)
+
+
+def _make_counter_route(action: str):
+    def view(n):
+        return _counter_action(n, action)
+    view.__name__ = "counter_" + action.replace("-", "_")
+    view.right = "counter.act"
+    bp.add_url_rule(f"/counters/<int:n>/{action}", view_func=view, methods=["POST"])
+
+
+for _action in COUNTER_ACTIONS:
+    _make_counter_route(_action)
+
+
+@bp.get("/counters/<int:n>")
+@requires("state.read")
+def counter_state(n):
+    q = qms()
+    q.config.counter(n)
+    with q.store.read():
+        return q.service.counter_view(q.store.counter_state(n),
+                                      with_officer=current_principal().has("reports.read"))
+
+
+# -- state and events ------------------------------------------------------------------------
+@bp.get("/state")
+@requires("state.read")
+def state():
+    p = current_principal()
+    site = request.args.get("site", p.site)
+    if site not in qms().config.sites:
+        raise NotFound(f"unknown site {site!r}", code="unknown_site")
+    return qms().service.snapshot(site, with_officer=p.has("reports.read"))
+
+
+@bp.get("/events")
+@requires("events.read")
+def events():
+    since = int_arg("since", 0, 0, 2**62)
+    limit = int_arg("limit", 1000, 1, 5000)
+    site = request.args.get("site", current_principal().site)
+    store = qms().store
+    with store.read():
+        items = store.events_since(site, since, limit)
+        seq = store.current_seq(site)
+    return {"items": items, "seq": seq, "more": bool(items) and items[-1]["seq"] < seq}
+
+
+@bp.post("/devices/status")
+@requires("devices.report")
+def device_status():
+    data = body()
+    part = str(data.get("part") or "device")
+    if not isinstance(data.get("online"), bool):
+        raise ValidationFailed("online must be true or false")
+    return qms().service.report_device(current_principal().name, part, data["online"],
+                                       str(data.get("detail") or "")[:200])
+
+
+@bp.get("/devices/status")
+@requires("reports.read")
+def device_statuses():
+    with qms().store.read():
+        return {"items": qms().store.device_statuses()}
+
+
+# -- reports ---------------------------------------------------------------------------------
+@bp.get("/reports/waits")
+@requires("reports.read")
+def report_waits():
+    q = qms()
+    cfg = q.config
+    start, end = reports.day_range(request.args.get("from"), request.args.get("to"), cfg.tz,
+                                   q.service.clock().astimezone(cfg.tz).date())
+    by = request.args.get("by", "team")
+    with q.store.read():
+        evts = list(q.store.events_between(
+            start.astimezone(UTC).isoformat(timespec="milliseconds"),
+            end.astimezone(UTC).isoformat(timespec="milliseconds")))
+    js = [j for j in reports.journeys(evts).values() if start <= j.issued_at < end]
+    target = cfg.target_wait_min * 60
+    rows = reports.wait_report(js, by, cfg.tz, target)
+    total = reports.wait_report(js, "all", cfg.tz, target)
+    return {"from": start.date().isoformat(),
+            "to": (end.date() - timedelta(days=1)).isoformat(), "by": by,
+            "target_wait_s": target, "rows": rows, "total": total[0] if total else None}
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(spec())

@@ -1,0 +1,211 @@
+"""`qms` — the one command line: init, import-procedures, user, device, serve, demo,
+printer, kiosk, bridge, simulate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+DATA_DIR_DEFAULT = os.environ.get("QMS_DATA_DIR", "var")
+SAMPLE_CSV = Path(__file__).parent / "data" / "procedures-sample.csv"
+
+
+def _store_and_config(data_dir: Path):
+    from . import config as centre_config
+    from .storage import DB_NAME, Store
+
+    cfg = centre_config.load(data_dir)
+    return Store(data_dir / DB_NAME), cfg
+
+
+def cmd_init(args) -> int:
+    from .auth import Accounts
+    from .importer import import_procedures
+    from .service import utcnow
+
+    data_dir = Path(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cfg_path = data_dir / "centre.toml"
+    if cfg_path.exists() and not args.force:
+        print(f"{cfg_path} already exists (use --force to overwrite the configuration)")
+    else:
+        from . import demo
+        from .config import Config
+
+        cfg = demo.demo_config(args.public_url) if args.demo else Config(
+            public_url=args.public_url)
+        cfg.save(cfg_path)
+        print(f"wrote {cfg_path}")
+    store, cfg = _store_and_config(data_dir)
+    print(f"database {store.path} ready")
+    if args.demo:
+        from . import demo
+
+        n = import_procedures(store, cfg, SAMPLE_CSV, documents=demo.DOCUMENTS)
+        print(f"imported {n} procedures")
+        accounts = Accounts(store, utcnow)
+        for u in demo.demo_users():
+            password = {"admin": "demo-admin", "manager": "demo-manager"}.get(
+                u["role"], demo.DEMO_PASSWORD)
+            accounts.add_user(u["username"], u["role"], password, u.get("counters", []),
+                              u["full_name"])
+        tokens = {name: accounts.add_device(name, kind, counters)
+                  for name, kind, counters in demo.DEMO_DEVICES}
+        (data_dir / "demo-tokens.json").write_text(json.dumps(tokens, indent=2))
+        print("demo sign-ins: admin/demo-admin, giamdoc/demo-manager, "
+              f"canbo01..canbo23/{demo.DEMO_PASSWORD}")
+        print(f"device tokens written to {data_dir / 'demo-tokens.json'}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from .importer import import_procedures
+
+    store, cfg = _store_and_config(Path(args.data_dir))
+
+    def progress(i, total):
+        if i == total or i % 50 == 0:
+            width = 30
+            done = int(width * i / max(total, 1))
+            sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {i}/{total}")
+            if i == total:
+                sys.stderr.write("\n")
+
+    from .errors import QMSError
+
+    try:
+        n = import_procedures(store, cfg, Path(args.file), progress=progress)
+    except QMSError as err:
+        sys.stderr.write(f"\nerror: {err.message}\nnothing was imported\n")
+        return 2
+    print(f"imported {n} procedures")
+    return 0
+
+
+def cmd_user_add(args) -> int:
+    from .auth import Accounts
+    from .errors import QMSError
+    from .service import utcnow
+
+    store, _ = _store_and_config(Path(args.data_dir))
+    try:
+        Accounts(store, utcnow).add_user(args.name, args.role, args.password,
+                                         args.counter or [], args.full_name or "")
+    except QMSError as err:
+        sys.stderr.write(f"error: {err.message}\n")
+        return 2
+    print(f"user {args.name} ({args.role}) saved")
+    return 0
+
+
+def cmd_device_add(args) -> int:
+    from .auth import Accounts
+    from .errors import QMSError
+    from .service import utcnow
+
+    store, _ = _store_and_config(Path(args.data_dir))
+    try:
+        token = Accounts(store, utcnow).add_device(args.name, args.kind, args.counter or [],
+                                                   args.site)
+    except QMSError as err:
+        sys.stderr.write(f"error: {err.message}\n")
+        return 2
+    print(f"device {args.name} ({args.kind}); token (shown once):")
+    print(token)
+    return 0
+
+
+def _gevent_reexec() -> None:
+    """Run the server on gevent: the standard library must be patched before anything
+    imports it, so re-execute this command with QMS_ASYNC_MODE=gevent (see server/__init__)."""
+    if os.environ.get("QMS_ASYNC_MODE"):
+        return
+    env = dict(os.environ, QMS_ASYNC_MODE="gevent")
+    os.execve(sys.executable, [sys.executable, "-m", "server.cli", *sys.argv[1:]], env)
+
+
+def cmd_serve(args) -> int:
+    _gevent_reexec()
+    from . import create_app, socketio
+
+    app = create_app({"DATA_DIR": args.data_dir})
+    print(f"QMS serving {app.extensions['qms'].config.name} on http://{args.host}:{args.port}",
+          flush=True)
+    socketio.run(app, host=args.host, port=args.port, log_output=args.verbose,
+                 allow_unsafe_werkzeug=True)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    data_dir = Path(args.data_dir)
+    if not (data_dir / "demo-tokens.json").exists():
+        init = argparse.Namespace(data_dir=args.data_dir, demo=True, force=True,
+                                  public_url=f"http://{args.host}:{args.port}")
+        cmd_init(init)
+    base = f"http://{args.host}:{args.port}"
+    print(f"""
+Demo centre ready. Open:
+  hall display board   {base}/display
+  counter console      {base}/counter      (canbo01 / demo1234 ... canbo23)
+  manager dashboard    {base}/manager      (giamdoc / demo-manager)
+  admin                {base}/admin        (admin / demo-admin)
+  API                  {base}/api/v1/openapi.json
+""", flush=True)
+    return cmd_serve(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qms", description=__doc__)
+    p.add_argument("--data-dir", default=DATA_DIR_DEFAULT,
+                   help="data folder (default ./var, env QMS_DATA_DIR)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("init", help="create the database and configuration")
+    s.add_argument("--demo", action="store_true", help="load the demo centre")
+    s.add_argument("--force", action="store_true", help="overwrite centre.toml")
+    s.add_argument("--public-url", default="http://127.0.0.1:5000")
+    s.set_defaults(fn=cmd_init)
+
+    s = sub.add_parser("import-procedures", help="import a procedure catalogue (.csv/.xlsx)")
+    s.add_argument("file")
+    s.set_defaults(fn=cmd_import)
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="sub",
+                                                                       required=True)
+    s = user.add_parser("add")
+    s.add_argument("name")
+    s.add_argument("--role", required=True, choices=["officer", "manager", "admin"])
+    s.add_argument("--password", required=True)
+    s.add_argument("--counter", type=int, action="append")
+    s.add_argument("--full-name")
+    s.set_defaults(fn=cmd_user_add)
+
+    dev = sub.add_parser("device", help="manage devices").add_subparsers(dest="sub",
+                                                                          required=True)
+    s = dev.add_parser("add")
+    s.add_argument("name")
+    s.add_argument("--kind", required=True, choices=["kiosk", "display", "bridge"])
+    s.add_argument("--counter", type=int, action="append")
+    s.add_argument("--site", default="main")
+    s.set_defaults(fn=cmd_device_add)
+
+    for name, fn, text in (("serve", cmd_serve, "run the server"),
+                           ("demo", cmd_demo, "init the demo centre if needed and run it")):
+        s = sub.add_parser(name, help=text)
+        s.add_argument("--host", default="127.0.0.1")
+        s.add_argument("--port", type=int, default=5000)
+        s.add_argument("--verbose", action="store_true")
+        s.set_defaults(fn=fn)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.fn(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

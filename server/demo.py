@@ -1,0 +1,104 @@
+"""The demo centre: a provincial centre like Bắc Ninh's, 6 teams and 23 counters, with the
+349 sample procedures routed to teams by field, demo users and device tokens."""
+
+from __future__ import annotations
+
+from .config import Config, Counter, PriorityPolicy, Team
+
+CENTRE = "Trung tâm Phục vụ Hành chính công tỉnh Bắc Ninh"
+
+TEAMS = [
+    Team(1, "Tổ Tư pháp – Hộ tịch – Chứng thực", (1001, 1999),
+         name_en="Justice, civil status and certification",
+         fields=["Hộ tịch", "Hộ tịch (liên thông)", "Chứng thực", "Nuôi con nuôi", "Quốc tịch",
+                 "Lý lịch tư pháp", "Công chứng", "Luật sư", "Trợ giúp pháp lý",
+                 "Hòa giải ở cơ sở", "Bồi thường nhà nước", "Đấu giá tài sản",
+                 "Đăng ký biện pháp bảo đảm"]),
+    Team(2, "Tổ Đất đai – Tài nguyên – Môi trường", (2001, 2999),
+         name_en="Land, natural resources and environment",
+         fields=["Đất đai", "Môi trường", "Tài nguyên nước", "Địa chất và khoáng sản",
+                 "Lâm nghiệp", "Thủy sản", "Thú y", "Trồng trọt và Bảo vệ thực vật",
+                 "Trồng trọt", "Chăn nuôi", "Thủy lợi",
+                 "Kinh tế hợp tác và Phát triển nông thôn",
+                 "Quản lý chất lượng nông lâm sản và thủy sản",
+                 "Quản lý đê điều và phòng, chống thiên tai"]),
+    Team(3, "Tổ Đăng ký kinh doanh – Đầu tư – Công thương", (3001, 3999),
+         name_en="Business registration, investment and trade",
+         fields=["Thành lập và hoạt động của doanh nghiệp",
+                 "Thành lập và hoạt động doanh nghiệp (hộ kinh doanh)",
+                 "Thành lập và hoạt động của tổ hợp tác, hợp tác xã, liên hiệp hợp tác xã",
+                 "Đầu tư tại Việt Nam", "Lưu thông hàng hóa trong nước",
+                 "Hỗ trợ doanh nghiệp nhỏ và vừa", "Quản lý bán hàng đa cấp", "Điện",
+                 "Kinh doanh khí", "Xuất nhập khẩu", "Khuyến công, cụm công nghiệp",
+                 "Vận chuyển hàng hóa nguy hiểm", "An toàn thực phẩm", "Dược phẩm",
+                 "Khoa học và Công nghệ"]),
+    Team(4, "Tổ Xây dựng – Giao thông", (4001, 4999),
+         name_en="Construction and transport",
+         fields=["Hoạt động xây dựng", "Nhà ở và công sở", "Kiến trúc",
+                 "Quy hoạch đô thị và nông thôn", "Hạ tầng kỹ thuật",
+                 "Kinh doanh bất động sản", "Đường bộ", "Sát hạch, cấp giấy phép lái xe",
+                 "Hàng hải và đường thủy nội địa", "Đăng kiểm"]),
+    Team(5, "Tổ Lao động – Xã hội – Y tế – Giáo dục", (5001, 5999),
+         name_en="Labour, social affairs, health and education",
+         fields=["Người có công", "Bảo trợ xã hội", "Việc làm", "Thực hiện chính sách BHXH",
+                 "Giảm nghèo", "Lao động", "Lao động - Tiền lương", "Trẻ em",
+                 "Quản lý lao động ngoài nước", "Giáo dục và Đào tạo", "Thi, tuyển sinh",
+                 "Văn bằng, chứng chỉ", "Khám bệnh, chữa bệnh", "Công chức, viên chức",
+                 "Công tác dân tộc"]),
+    Team(6, "Tổ Công an – Cư trú – Căn cước và lĩnh vực khác", (6001, 6999),
+         name_en="Police, residence, identity and other fields",
+         fields=["Đăng ký, quản lý cư trú", "Cấp, quản lý căn cước", "Quản lý xuất nhập cảnh",
+                 "Đăng ký, quản lý phương tiện giao thông cơ giới, xe máy chuyên dùng",
+                 "Phòng cháy, chữa cháy", "*"]),
+]
+
+# counter -> teams it serves, in its own order (a few counters help a second team)
+COUNTER_TEAMS = {
+    1: [1], 2: [1], 3: [1], 4: [1], 5: [1], 6: [1, 5],
+    7: [2], 8: [2], 9: [2], 10: [2, 4],
+    11: [3], 12: [3], 13: [3], 14: [3, 1],
+    15: [4], 16: [4], 17: [4, 2],
+    18: [5], 19: [5], 20: [5, 6],
+    21: [6], 22: [6], 23: [6, 3],
+}
+
+# What to bring for the most asked-for procedures (national portal, abridged).
+DOCUMENTS = {
+    "1.001193": ["Tờ khai đăng ký khai sinh (theo mẫu)",
+                 "Giấy chứng sinh hoặc văn bản của người làm chứng xác nhận việc sinh",
+                 "Giấy tờ tùy thân của người đi đăng ký (căn cước, hộ chiếu)",
+                 "Giấy chứng nhận kết hôn của cha mẹ (nếu có)"],
+    "1.000894": ["Tờ khai đăng ký kết hôn (theo mẫu)",
+                 "Giấy tờ tùy thân của hai bên nam, nữ",
+                 "Giấy xác nhận tình trạng hôn nhân (nếu đăng ký ở nơi không cư trú)"],
+}
+
+
+def demo_config(public_url: str = "http://127.0.0.1:5000") -> Config:
+    counters = [Counter(n, teams, name=f"Quầy {n}") for n, teams in COUNTER_TEAMS.items()]
+    return Config(
+        name=CENTRE, name_en="Bac Ninh Public Administration Service Centre",
+        public_url=public_url, target_wait_min=15, enforce_hours=False,
+        hours={d: [["07:30", "11:30"], ["13:30", "17:00"]]
+               for d in ("mon", "tue", "wed", "thu", "fri")} | {"sat": [["07:30", "11:30"]]},
+        teams=[Team(t.id, t.name, t.band, name_en=t.name_en, fields=list(t.fields))
+               for t in TEAMS],
+        counters=counters, priority=PriorityPolicy("ratio", ratio=2),
+        notice="Trung tâm làm việc từ 7h30 đến 17h00, từ thứ Hai đến sáng thứ Bảy. "
+               "Công dân vui lòng lấy số thứ tự và chờ gọi.")
+
+
+DEMO_PASSWORD = "demo1234"
+
+
+def demo_users() -> list[dict]:
+    users = [{"username": "admin", "role": "admin", "full_name": "Quản trị hệ thống"},
+             {"username": "giamdoc", "role": "manager", "full_name": "Nguyễn Văn Giám Đốc"}]
+    for n in COUNTER_TEAMS:
+        users.append({"username": f"canbo{n:02d}", "role": "officer",
+                      "full_name": f"Cán bộ quầy {n}", "counters": [n]})
+    return users
+
+
+DEMO_DEVICES = [("kiosk-1", "kiosk", []), ("display-1", "display", []),
+                ("bridge-1", "bridge", list(COUNTER_TEAMS))]

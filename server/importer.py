@@ -1,0 +1,136 @@
+"""Import a procedure catalogue from CSV or XLSX (national-portal style columns).
+
+Every row is checked before anything is written; a bad row is reported with its line
+number and nothing is imported (one transaction)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from hardware.vntext import fold, nfc
+
+from .errors import ValidationFailed
+
+# accepted header spellings (folded) -> field
+HEADERS = {
+    "code": "code", "ma": "code", "ma thu tuc": "code", "ma tthc": "code",
+    "name": "name", "ten": "name", "ten thu tuc": "name", "ten tthc": "name",
+    "field": "field", "linh vuc": "field",
+    "agency": "agency", "co quan thuc hien": "agency", "co quan": "agency",
+    "level": "level", "cap thuc hien": "level", "cap": "level",
+    "processing days": "processing_days", "thoi han giai quyet": "processing_days",
+    "fee": "fee", "phi le phi": "fee", "le phi": "fee",
+    "documents": "documents", "thanh phan ho so": "documents",
+    "team id": "team_id", "to": "team_id",
+    "source": "source", "nguon": "source",
+}
+REQUIRED = ("code", "name")
+COLUMNS_REQUIRED = ("name",)
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, raw row) pairs from a .csv or .xlsx file."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        text = path.read_bytes().decode("utf-8-sig")
+        reader = csv.reader(io.StringIO(text))
+        header = next(reader, None)
+        if header is None:
+            raise ValidationFailed(f"{path.name}: the file is empty", code="bad_import")
+        keys = _map_header(header, path.name)
+        for line, values in enumerate(reader, start=2):
+            if any(v.strip() for v in values):
+                yield line, dict(zip(keys, values, strict=False))
+    elif suffix in (".xlsx", ".xlsm"):
+        import openpyxl
+
+        try:
+            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:
+            raise ValidationFailed(f"{path.name}: not a readable Excel file ({exc})",
+                                   code="bad_import") from exc
+        rows = wb.worksheets[0].iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            raise ValidationFailed(f"{path.name}: the sheet is empty", code="bad_import")
+        keys = _map_header(["" if h is None else str(h) for h in header], path.name)
+        for line, values in enumerate(rows, start=2):
+            vals = ["" if v is None else str(v) for v in values]
+            if any(v.strip() for v in vals):
+                yield line, dict(zip(keys, vals, strict=False))
+    else:
+        raise ValidationFailed(f"{path.name}: use a .csv or .xlsx file", code="bad_import")
+
+
+def _map_header(header: list[str], name: str) -> list[str | None]:
+    keys = [HEADERS.get(fold(h)) for h in header]
+    missing = [r for r in COLUMNS_REQUIRED if r not in keys]
+    if missing:
+        raise ValidationFailed(f"{name}: missing column(s) {', '.join(missing)}",
+                               code="bad_import")
+    return keys
+
+
+def clean_row(line: int, raw: dict, team_for_field: Callable[[str], int | None],
+              team_ids: set[int]) -> dict:
+    row = {k: nfc(str(v)).strip() for k, v in raw.items() if k}
+    if row.get("name") and not row.get("code"):
+        # some procedures on the portal have no national code yet: give a stable local one
+        row["code"] = "L." + hashlib.sha1(fold(row["name"]).encode()).hexdigest()[:8]
+    for key in REQUIRED:
+        if not row.get(key):
+            raise ValidationFailed(f"line {line}: empty {key}", code="bad_import",
+                                   details={"line": line})
+    if len(row["code"]) > 40 or len(row["name"]) > 2000:
+        raise ValidationFailed(f"line {line}: code or name too long", code="bad_import",
+                               details={"line": line})
+    docs = row.get("documents", "")
+    row["documents"] = [d.strip(" -•\t") for d in docs.replace("|", "\n").splitlines()
+                        if d.strip(" -•\t")]
+    team = row.pop("team_id", "")
+    if team:
+        try:
+            row["team_id"] = int(float(team))
+        except ValueError as exc:
+            raise ValidationFailed(f"line {line}: team must be a number, not {team!r}",
+                                   code="bad_import", details={"line": line}) from exc
+        if row["team_id"] not in team_ids:
+            raise ValidationFailed(f"line {line}: unknown team {row['team_id']}",
+                                   code="bad_import", details={"line": line})
+    else:
+        row["team_id"] = team_for_field(row.get("field", ""))
+    return row
+
+
+def import_procedures(store, config, path: Path, documents: dict | None = None,
+                      progress: Callable[[int, int], None] | None = None) -> int:
+    """Validate every row, then write them all in one transaction."""
+    path = Path(path)
+    default = next((t.id for t in config.teams if "*" in t.fields), None)
+    team_ids = {t.id for t in config.teams}
+
+    def team_for_field(field: str) -> int | None:
+        found = config.team_for_field(field)
+        return found if found is not None else default
+
+    rows, seen = [], {}
+    raw_rows = list(read_rows(path))
+    for i, (line, raw) in enumerate(raw_rows, start=1):
+        row = clean_row(line, raw, team_for_field, team_ids)
+        if row["code"] in seen:
+            raise ValidationFailed(f"line {line}: code {row['code']} repeats line "
+                                   f"{seen[row['code']]}", code="bad_import",
+                                   details={"line": line})
+        seen[row["code"]] = line
+        if documents and not row["documents"]:
+            row["documents"] = documents.get(row["code"], [])
+        rows.append(row)
+        if progress:
+            progress(i, len(raw_rows))
+    with store.write():
+        store.upsert_procedures(rows)
+    return len(rows)

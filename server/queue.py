@@ -1,0 +1,274 @@
+"""Queue rules: plain Python, no Flask, no SQL.
+
+The store loads tickets and counters, these functions decide and mutate them, and the
+service writes the result (ticket row + one event row) in one transaction.
+
+Ticket life: waiting -> called (-> recalled ...) -> serving -> done, or called -> no_show;
+a transfer sends a called/serving ticket back to `waiting` at another team or counter,
+keeping its original wait clock (`wait_from`). Waiting tickets may be cancelled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from .config import PRIORITY_CLASSES, Counter, PriorityPolicy
+from .errors import Conflict, IllegalMove, ValidationFailed
+
+CHANNELS = ("kiosk", "web", "counter", "appointment")
+STATUSES = ("waiting", "called", "serving", "done", "no_show", "cancelled")
+ACTIVE = ("called", "serving")
+RATING_LABELS_VI = {4: "Rất hài lòng", 3: "Hài lòng", 2: "Bình thường", 1: "Không hài lòng"}
+
+
+@dataclass
+class Ticket:
+    site: str
+    team_id: int
+    origin_team_id: int
+    day: str
+    number: int
+    token: str
+    issued_at: datetime
+    wait_from: datetime
+    channel: str = "kiosk"
+    priority: str | None = None
+    procedure_code: str | None = None
+    status: str = "waiting"
+    counter: int | None = None
+    target_counter: int | None = None
+    called_at: datetime | None = None
+    first_called_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    recalls: int = 0
+    transfers: int = 0
+    rating: int | None = None
+    note: str | None = None
+    id: int | None = None
+
+    @classmethod
+    def from_row(cls, row: dict) -> Ticket:
+        kwargs = {}
+        for f in fields(cls):
+            value = row.get(f.name)
+            if f.name.endswith("_at") or f.name == "wait_from":
+                value = datetime.fromisoformat(value) if value else None
+            kwargs[f.name] = value
+        return cls(**kwargs)
+
+    def to_row(self) -> dict:
+        row = asdict(self)
+        for key, value in row.items():
+            if isinstance(value, datetime):
+                row[key] = value.isoformat(timespec="milliseconds")
+        return row
+
+    @property
+    def is_priority(self) -> bool:
+        return self.priority is not None
+
+
+@dataclass
+class CounterState:
+    number: int
+    status: str = "closed"  # open | paused | closed
+    ticket_id: int | None = None
+    officer: str | None = None
+    reason: str | None = None
+
+
+# -- numbers and days ------------------------------------------------------------------------
+def business_day(now: datetime, tz: ZoneInfo) -> str:
+    """The business day (local date in the centre's timezone) of an aware UTC time."""
+    return now.astimezone(tz).date().isoformat()
+
+
+def next_number(band: tuple[int, int], last: int | None) -> int:
+    """The next printed number in a team's band; numbers never repeat within a day."""
+    number = band[0] if last is None else last + 1
+    if number > band[1]:
+        raise Conflict("Đã hết số thứ tự của tổ hôm nay (the team's number band is used up)",
+                       code="band_exhausted")
+    return number
+
+
+def check_issue(priority: str | None, channel: str) -> None:
+    if priority is not None and priority not in PRIORITY_CLASSES:
+        raise ValidationFailed(f"Unknown priority class {priority!r}; "
+                               f"one of {', '.join(PRIORITY_CLASSES)}", code="bad_priority")
+    if channel not in CHANNELS:
+        raise ValidationFailed(f"Unknown channel {channel!r}; one of {', '.join(CHANNELS)}",
+                               code="bad_channel")
+
+
+# -- choosing the next ticket ----------------------------------------------------------------
+def order_key(ticket: Ticket, policy: PriorityPolicy) -> tuple:
+    """Queue position inside one team: by wait clock (aging shifts priority tickets)."""
+    start = ticket.wait_from
+    if policy.policy == "aging" and ticket.is_priority:
+        start = start - timedelta(seconds=policy.bonus_s)
+    elif policy.policy == "strict":
+        return (0 if ticket.is_priority else 1, start, ticket.id or 0)
+    return (start, ticket.id or 0)
+
+
+def pick_for_team(waiting: list[Ticket], recent_calls: list[bool],
+                  policy: PriorityPolicy) -> Ticket | None:
+    """Pick the next ticket of one team's queue.
+
+    `recent_calls` holds, newest first, whether each recent call of the team was a priority
+    ticket. With the "ratio" policy a waiting priority ticket goes first unless a priority
+    ticket was called among the last `ratio` calls while normal tickets were waiting.
+    """
+    if not waiting:
+        return None
+    if policy.policy != "ratio":
+        return min(waiting, key=lambda t: order_key(t, policy))
+    normal = [t for t in waiting if not t.is_priority]
+    prio = [t for t in waiting if t.is_priority]
+    oldest = min(normal or prio, key=lambda t: order_key(t, policy))
+    if not prio or not normal:
+        return oldest
+    if any(recent_calls[: policy.ratio]):
+        return oldest
+    return min(prio, key=lambda t: order_key(t, policy))
+
+
+def pick_next(counter: Counter, waiting: list[Ticket], recent_calls: dict[int, list[bool]],
+              policy: PriorityPolicy) -> Ticket | None:
+    """The ticket a counter calls next: tickets sent to this very counter first (by wait
+    clock), then its teams in the counter's own order."""
+    direct = [t for t in waiting if t.target_counter == counter.number]
+    if direct:
+        return min(direct, key=lambda t: (t.wait_from, t.id or 0))
+    for team_id in counter.teams:
+        team_waiting = [t for t in waiting if t.team_id == team_id and t.target_counter is None]
+        chosen = pick_for_team(team_waiting, recent_calls.get(team_id, []), policy)
+        if chosen:
+            return chosen
+    return None
+
+
+def position(ticket: Ticket, waiting: list[Ticket], policy: PriorityPolicy) -> int:
+    """How many tickets of the same queue are ahead of `ticket` (approximate under ratio)."""
+    mine = order_key(ticket, policy)
+    return sum(1 for t in waiting if t.id != ticket.id and t.team_id == ticket.team_id
+               and t.target_counter == ticket.target_counter and order_key(t, policy) < mine)
+
+
+def estimate_wait(ahead: int, mean_service_s: float, open_counters: int) -> int:
+    """Seconds until a ticket with `ahead` people in front of it is called."""
+    return int(round((ahead + 0.5) * mean_service_s / max(open_counters, 1)))
+
+
+# -- officer actions -------------------------------------------------------------------------
+def ensure_can_call(state: CounterState) -> None:
+    if state.status == "paused":
+        raise IllegalMove(f"Quầy {state.number} đang tạm dừng (counter is paused)",
+                          code="counter_paused")
+
+
+def call(ticket: Ticket, counter: int, now: datetime) -> None:
+    if ticket.status not in ("waiting", "no_show"):
+        raise IllegalMove(f"Số {ticket.number} không ở trạng thái chờ (status {ticket.status})")
+    ticket.status = "called"
+    ticket.counter = counter
+    ticket.target_counter = None
+    ticket.called_at = now
+    ticket.first_called_at = ticket.first_called_at or now
+
+
+def _require(ticket: Ticket | None, counter: int, allowed: tuple[str, ...], action: str) -> Ticket:
+    if ticket is None or ticket.counter != counter or ticket.status not in allowed:
+        raise IllegalMove(f"Quầy {counter} không có số đang phục vụ để {action} "
+                          f"(nothing to {action} at counter {counter})", code="no_current_ticket")
+    return ticket
+
+
+def recall(ticket: Ticket | None, counter: int, now: datetime) -> Ticket:
+    t = _require(ticket, counter, ("called",), "gọi lại")
+    t.recalls += 1
+    t.called_at = now
+    return t
+
+
+def start(ticket: Ticket | None, counter: int, now: datetime) -> Ticket:
+    t = _require(ticket, counter, ("called",), "bắt đầu")
+    t.status = "serving"
+    t.started_at = now
+    return t
+
+
+def finish(ticket: Ticket | None, counter: int, now: datetime) -> Ticket:
+    """Finish the ticket at the counter; a ticket never started counts from its call."""
+    t = _require(ticket, counter, ACTIVE, "kết thúc")
+    t.started_at = t.started_at or t.called_at
+    t.status = "done"
+    t.finished_at = now
+    return t
+
+
+def no_show(ticket: Ticket | None, counter: int, now: datetime) -> Ticket:
+    t = _require(ticket, counter, ("called",), "đánh dấu vắng mặt")
+    t.status = "no_show"
+    t.finished_at = now
+    return t
+
+
+def transfer(ticket: Ticket | None, counter: int, *, team_id: int | None = None,
+             to_counter: Counter | None = None, note: str | None = None) -> Ticket:
+    """Send the ticket back to waiting at another team or a given counter; the wait clock
+    (`wait_from`) is kept, so it is not sent to the back of the queue."""
+    t = _require(ticket, counter, ACTIVE, "chuyển")
+    if (team_id is None) == (to_counter is None):
+        raise ValidationFailed("Give either team_id or counter to transfer to",
+                               code="bad_transfer")
+    if to_counter is not None:
+        if to_counter.number == counter:
+            raise ValidationFailed("Cannot transfer a ticket to the same counter",
+                                   code="bad_transfer")
+        t.target_counter = to_counter.number
+        t.team_id = to_counter.teams[0]
+    else:
+        t.team_id = team_id
+        t.target_counter = None
+    t.status = "waiting"
+    t.counter = None
+    t.started_at = None
+    t.transfers += 1
+    t.note = note
+    return t
+
+
+def cancel(ticket: Ticket) -> None:
+    if ticket.status != "waiting":
+        raise IllegalMove(f"Chỉ huỷ được số đang chờ (status {ticket.status})")
+    ticket.status = "cancelled"
+
+
+def rate(ticket: Ticket, score: int) -> None:
+    if score not in RATING_LABELS_VI:
+        raise ValidationFailed("score must be 1 (Không hài lòng) to 4 (Rất hài lòng)",
+                               code="bad_score")
+    if ticket.status != "done":
+        raise IllegalMove("Chỉ đánh giá được sau khi đã phục vụ xong (ticket not finished)")
+    if ticket.rating is not None:
+        raise Conflict("Số này đã được đánh giá (already rated)", code="already_rated")
+    ticket.rating = score
+
+
+def pause(state: CounterState, reason: str | None) -> None:
+    if state.status == "paused":
+        raise IllegalMove(f"Quầy {state.number} đã tạm dừng", code="counter_paused")
+    state.status = "paused"
+    state.reason = reason or "break"
+
+
+def resume(state: CounterState) -> None:
+    if state.status == "open":
+        raise IllegalMove(f"Quầy {state.number} đang mở", code="counter_open")
+    state.status = "open"
+    state.reason = None

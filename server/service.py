@@ -1,0 +1,414 @@
+"""The one write path: every command loads state from the store, applies the queue rules,
+writes the ticket/counter rows and one event row per change in one transaction, records
+the idempotency key with the answer, and publishes the events after commit."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from . import queue as rules
+from .config import Config
+from .errors import Conflict, NotFound, ValidationFailed
+from .queue import Ticket
+from .storage import Store
+
+CALL_TYPES = ("ticket.called", "ticket.recalled")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime) -> str:
+    return dt.isoformat(timespec="milliseconds")
+
+
+def public_ticket(t: Ticket) -> dict:
+    """What anyone may see of a ticket: no token, nothing personal."""
+    return {"id": t.id, "number": t.number, "team_id": t.team_id, "status": t.status,
+            "counter": t.counter, "target_counter": t.target_counter, "priority": t.priority,
+            "channel": t.channel, "procedure_code": t.procedure_code, "day": t.day,
+            "issued_at": iso(t.issued_at), "wait_from": iso(t.wait_from),
+            "called_at": iso(t.called_at) if t.called_at else None,
+            "recalls": t.recalls, "transfers": t.transfers}
+
+
+class QueueService:
+    def __init__(self, store: Store, config: Config,
+                 publish: Callable[[list[dict]], None] | None = None,
+                 clock: Callable[[], datetime] = utcnow):
+        self.store = store
+        self.config = config
+        self.publish = publish or (lambda events: None)
+        self.clock = clock
+        self._day_checked: str | None = None
+        with store.write():
+            store.ensure_counters([c.number for c in config.counters])
+
+    # -- plumbing -------------------------------------------------------------------------
+    def run(self, fn, idem: tuple[str, str] | None = None) -> tuple[int, dict | None]:
+        """Run a command `fn(now, events) -> (status, body)` in one transaction."""
+        events: list[dict] = []
+        with self.store.write():
+            if idem and idem[1]:
+                hit = self.store.idem_get(*idem)
+                if hit:
+                    return hit
+            now = self.clock()
+            self._close_stale_days(now, events)
+            status, body = fn(now, events)
+            if idem and idem[1]:
+                self.store.idem_put(idem[0], idem[1], status, body, iso(now))
+        if events:
+            self.publish(events)
+        return status, body
+
+    def today(self, now: datetime | None = None) -> str:
+        return rules.business_day(now or self.clock(), self.config.tz)
+
+    def _event(self, events: list, now: datetime, type_: str, ticket: Ticket | None = None,
+               *, counter: int | None = None, actor: str | None = None,
+               site: str | None = None, **data) -> None:
+        if ticket is not None:
+            data["ticket"] = public_ticket(ticket)
+            data["waiting"] = self._waiting_for(ticket.site, ticket.day)
+        evt = self.store.append_event(
+            site or (ticket.site if ticket else "main"), type_, iso(now),
+            ticket_id=ticket.id if ticket else None,
+            team_id=ticket.team_id if ticket else None,
+            counter=counter if counter is not None else (ticket.counter if ticket else None),
+            actor=actor, data=data)
+        events.append(evt)
+
+    def _waiting_for(self, site: str, day: str) -> dict[str, int]:
+        counts = self.store.waiting_counts(site, day)
+        return {str(t.id): counts.get(t.id, {}).get("waiting", 0)
+                for t in self.config.teams if t.site == site}
+
+    def _close_stale_days(self, now: datetime, events: list) -> None:
+        """Tickets left open from an earlier business day are closed with an event."""
+        day = self.today(now)
+        if self._day_checked == day:
+            return
+        for t in self.store.stale_waiting(day):
+            if t.status == "waiting":
+                t.status = "cancelled"
+                kind = "ticket.cancelled"
+            else:
+                t.status, t.finished_at = "done", now
+                t.started_at = t.started_at or t.called_at
+                kind = "ticket.finished"
+            self.store.update_ticket(t)
+            self._event(events, now, kind, t, reason="day_closed", actor="system")
+        for state in self.store.counter_states().values():
+            if state.ticket_id:
+                held = self.store.ticket(state.ticket_id)
+                if held is None or held.status not in rules.ACTIVE:
+                    state.ticket_id = None
+                    self.store.save_counter_state(state)
+        self._day_checked = day
+
+    def _current(self, counter: int) -> tuple[rules.CounterState, Ticket | None]:
+        self.config.counter(counter)
+        state = self.store.counter_state(counter)
+        ticket = self.store.ticket(state.ticket_id) if state.ticket_id else None
+        return state, ticket
+
+    def _open(self, state: rules.CounterState, now, events, actor) -> None:
+        if state.status == "closed":
+            state.status = "open"
+            self._event(events, now, "counter.opened", counter=state.number, actor=actor,
+                        site=self.config.counter(state.number).site)
+
+    # -- citizens and kiosks --------------------------------------------------------------
+    def issue(self, *, procedure_code: str | None = None, team_id: int | None = None,
+              priority: str | None = None, channel: str = "kiosk", actor: str | None = None,
+              idem=None) -> tuple[int, dict]:
+        rules.check_issue(priority, channel)
+        procedure = None
+        if procedure_code:
+            procedure = self.store.procedure(procedure_code)
+            if procedure is None:
+                raise NotFound(f"Không có thủ tục {procedure_code} (unknown procedure)",
+                               code="unknown_procedure")
+            team_id = team_id or procedure["team_id"]
+        if team_id is None:
+            raise ValidationFailed("Give procedure_code or team_id", code="missing_team")
+        team = self.config.team(int(team_id))
+
+        def cmd(now, events):
+            if not self.config.is_open(now):
+                raise Conflict("Ngoài giờ làm việc, xin quay lại sau (outside opening hours)",
+                               code="outside_hours")
+            if not self.config.counters_for_team(team.id):
+                raise Conflict("Tổ này chưa có quầy phục vụ (no counter serves this team)",
+                               code="team_closed")
+            day = self.today(now)
+            number = rules.next_number(team.band,
+                                       self.store.last_number(team.site, day, team.id))
+            t = Ticket(site=team.site, team_id=team.id, origin_team_id=team.id, day=day,
+                       number=number, token=secrets.token_urlsafe(24), issued_at=now,
+                       wait_from=now, channel=channel, priority=priority,
+                       procedure_code=procedure["code"] if procedure else None)
+            self.store.insert_ticket(t)
+            self._event(events, now, "ticket.issued", t, actor=actor)
+            return 201, self.ticket_view(t, now, include_token=True)
+
+        return self.run(cmd, idem)
+
+    def ticket_view(self, t: Ticket, now: datetime | None = None,
+                    include_token: bool = False) -> dict:
+        now = now or self.clock()
+        team = self.config.team(t.team_id)
+        view = public_ticket(t)
+        view["team_name"] = team.name
+        view["counters"] = [c.number for c in self.config.counters_for_team(t.team_id)]
+        ahead, wait = 0, 0
+        if t.status == "waiting":
+            waiting = self.store.waiting(t.site, t.day, [t.team_id])
+            ahead = rules.position(t, waiting, self.config.priority)
+            wait = self.estimate(t.team_id, ahead, t.day)
+        view["waiting_ahead"] = ahead
+        view["estimated_wait_s"] = wait
+        if t.procedure_code:
+            proc = self.store.procedure(t.procedure_code)
+            view["procedure_name"] = proc["name"] if proc else None
+        if include_token:
+            view["token"] = t.token
+            view["status_url"] = f"{self.config.public_url.rstrip('/')}/t/{t.token}"
+        return view
+
+    def estimate(self, team_id: int, ahead: int, day: str) -> int:
+        mean = self.store.mean_service_s(team_id, day) or self.config.default_service_s
+        states = self.store.counter_states()
+        open_n = sum(1 for c in self.config.counters_for_team(team_id)
+                     if states.get(c.number) and states[c.number].status == "open")
+        return rules.estimate_wait(ahead, mean, open_n)
+
+    def citizen_view(self, token: str) -> dict:
+        with self.store.read():
+            t = self.store.ticket_by_token(token)
+            if t is None:
+                raise NotFound("Không tìm thấy số này (unknown ticket)", code="unknown_ticket")
+            view = self.ticket_view(t)
+            view.pop("id")
+            calls = self.store.recent_events(t.site, CALL_TYPES, t.day, 20)
+            team_calls = [e for e in calls if e["team_id"] == t.team_id]
+            view["now_calling"] = ({"number": team_calls[0]["ticket"]["number"],
+                                    "counter": team_calls[0]["counter"]}
+                                   if team_calls else None)
+            return view
+
+    def report_device(self, device: str, part: str, online: bool, detail: str) -> dict:
+        def cmd(now, events):
+            if self.store.set_device_status(device, part, online, detail, iso(now)):
+                self._event(events, now, "device.status", device=device, part=part,
+                            online=online, detail=detail, actor=device)
+            return 200, {"device": device, "part": part, "online": online, "detail": detail}
+        return self.run(cmd)[1]
+
+    # -- officers at counters -------------------------------------------------------------
+    def counter_action(self, counter: int, action: str, *, actor: str | None = None,
+                       idem=None, **kwargs) -> tuple[int, dict | None]:
+        handler = getattr(self, f"_do_{action.replace('-', '_')}", None)
+        if handler is None:
+            raise NotFound(f"Unknown counter action {action!r}", code="unknown_action")
+        self.config.counter(counter)
+
+        def cmd(now, events):
+            state, ticket = self._current(counter)
+            return handler(state, ticket, now, events, actor=actor, **kwargs)
+
+        return self.run(cmd, idem)
+
+    def _finish_current(self, state, ticket, now, events, actor) -> None:
+        if ticket is not None and ticket.status in rules.ACTIVE and ticket.counter == state.number:
+            rules.finish(ticket, state.number, now)
+            self.store.update_ticket(ticket)
+            self._event(events, now, "ticket.finished", ticket, actor=actor, implicit=True)
+        state.ticket_id = None
+
+    def _call(self, state, ticket, chosen: Ticket, now, events, actor, **extra):
+        rules.call(chosen, state.number, now)
+        self.store.update_ticket(chosen)
+        state.ticket_id = chosen.id
+        self.store.save_counter_state(state)
+        self._event(events, now, "ticket.called", chosen, actor=actor, **extra)
+        return 200, self.ticket_view(chosen, now)
+
+    def _do_call_next(self, state, ticket, now, events, actor=None):
+        rules.ensure_can_call(state)
+        self._open(state, now, events, actor)
+        self._finish_current(state, ticket, now, events, actor)
+        cfg = self.config.counter(state.number)
+        day = self.today(now)
+        waiting = self.store.waiting(cfg.site, day)
+        recent = {tid: self.store.recent_calls(tid, day, self.config.priority.ratio)
+                  for tid in cfg.teams}
+        chosen = rules.pick_next(cfg, waiting, recent, self.config.priority)
+        if chosen is None:
+            self.store.save_counter_state(state)
+            return 204, None
+        return self._call(state, ticket, chosen, now, events, actor)
+
+    def _do_call_number(self, state, ticket, now, events, actor=None, number=None,
+                        reason=None):
+        if not isinstance(number, int):
+            raise ValidationFailed("number must be an integer", code="bad_number")
+        rules.ensure_can_call(state)
+        cfg = self.config.counter(state.number)
+        chosen = self.store.ticket_by_number(cfg.site, self.today(now), number)
+        if chosen is None:
+            raise NotFound(f"Không có số {number} hôm nay (no such ticket today)",
+                           code="unknown_ticket")
+        if chosen.status not in ("waiting", "no_show"):
+            raise Conflict(f"Số {number} không chờ gọi (status {chosen.status})",
+                           code="illegal_move")
+        self._open(state, now, events, actor)
+        self._finish_current(state, ticket, now, events, actor)
+        return self._call(state, ticket, chosen, now, events, actor, out_of_order=True,
+                          reason=reason or "")
+
+    def _ticket_step(self, state, ticket, now, events, actor, rule, kind, release, **extra):
+        t = rule(ticket, state.number, now)
+        self.store.update_ticket(t)
+        if release:
+            state.ticket_id = None
+            self.store.save_counter_state(state)
+        self._event(events, now, kind, t, counter=state.number, actor=actor, **extra)
+        return 200, self.ticket_view(t, now)
+
+    def _do_recall(self, state, ticket, now, events, actor=None):
+        return self._ticket_step(state, ticket, now, events, actor, rules.recall,
+                                 "ticket.recalled", False)
+
+    def _do_start(self, state, ticket, now, events, actor=None):
+        return self._ticket_step(state, ticket, now, events, actor, rules.start,
+                                 "ticket.started", False)
+
+    def _do_finish(self, state, ticket, now, events, actor=None):
+        return self._ticket_step(state, ticket, now, events, actor, rules.finish,
+                                 "ticket.finished", True)
+
+    def _do_no_show(self, state, ticket, now, events, actor=None):
+        return self._ticket_step(state, ticket, now, events, actor, rules.no_show,
+                                 "ticket.no_show", True)
+
+    def _do_transfer(self, state, ticket, now, events, actor=None, team_id=None,
+                     to_counter=None, note=None):
+        from_team = ticket.team_id if ticket else None
+        target = self.config.counter(int(to_counter)) if to_counter is not None else None
+        if team_id is not None:
+            self.config.team(int(team_id))
+            team_id = int(team_id)
+        t = rules.transfer(ticket, state.number, team_id=team_id, to_counter=target, note=note)
+        self.store.update_ticket(t)
+        state.ticket_id = None
+        self.store.save_counter_state(state)
+        self._event(events, now, "ticket.transferred", t, counter=state.number, actor=actor,
+                    from_team=from_team, to_team=t.team_id,
+                    to_counter=target.number if target else None, note=note or "")
+        return 200, self.ticket_view(t, now)
+
+    def _counter_step(self, state, now, events, actor, kind, **extra):
+        self.store.save_counter_state(state)
+        self._event(events, now, kind, counter=state.number, actor=actor,
+                    site=self.config.counter(state.number).site, **extra)
+        return 200, self.counter_view(state)
+
+    def _do_pause(self, state, ticket, now, events, actor=None, reason=None):
+        rules.pause(state, reason)
+        return self._counter_step(state, now, events, actor, "counter.paused",
+                                  reason=state.reason)
+
+    def _do_resume(self, state, ticket, now, events, actor=None):
+        rules.resume(state)
+        return self._counter_step(state, now, events, actor, "counter.opened")
+
+    def _do_close(self, state, ticket, now, events, actor=None):
+        self._finish_current(state, ticket, now, events, actor)
+        state.status, state.reason = "closed", None
+        return self._counter_step(state, now, events, actor, "counter.closed")
+
+    def counter_view(self, state: rules.CounterState, with_officer: bool = False) -> dict:
+        cfg = self.config.counter(state.number)
+        view = {"number": cfg.number, "name": cfg.name or f"Quầy {cfg.number}",
+                "teams": cfg.teams, "status": state.status, "reason": state.reason,
+                "ticket": None}
+        if state.ticket_id:
+            t = self.store.ticket(state.ticket_id)
+            view["ticket"] = public_ticket(t) if t else None
+        if with_officer:
+            view["officer"] = state.officer
+        return view
+
+    def sit(self, counter: int, username: str | None) -> None:
+        """Record which officer sits at a counter (on sign-in / sign-out)."""
+        with self.store.write():
+            state = self.store.counter_state(counter)
+            state.officer = username
+            self.store.save_counter_state(state)
+
+    # -- ratings and cancellations --------------------------------------------------------
+    def rate(self, ticket_id: int, score, reason: str | None = None, actor=None,
+             counters: list[int] | None = None, idem=None) -> tuple[int, dict]:
+        if not isinstance(score, int) or isinstance(score, bool):
+            raise ValidationFailed("score must be an integer from 1 to 4", code="bad_score")
+
+        def cmd(now, events):
+            t = self.store.ticket(ticket_id)
+            if t is None:
+                raise NotFound("Không tìm thấy số này (unknown ticket)", code="unknown_ticket")
+            if counters is not None and t.counter not in counters:
+                raise NotFound("Không tìm thấy số này (unknown ticket)", code="unknown_ticket")
+            rules.rate(t, score)
+            self.store.update_ticket(t)
+            self._event(events, now, "ticket.rated", t, actor=actor, score=score,
+                        reason=reason or "")
+            return 200, {"ticket_id": t.id, "score": score, "counter": t.counter}
+
+        return self.run(cmd, idem)
+
+    def cancel(self, ticket_id: int, actor=None, idem=None) -> tuple[int, dict]:
+        def cmd(now, events):
+            t = self.store.ticket(ticket_id)
+            if t is None:
+                raise NotFound("Không tìm thấy số này (unknown ticket)", code="unknown_ticket")
+            rules.cancel(t)
+            self.store.update_ticket(t)
+            self._event(events, now, "ticket.cancelled", t, actor=actor)
+            return 200, public_ticket(t)
+        return self.run(cmd, idem)
+
+    # -- snapshot -------------------------------------------------------------------------
+    def snapshot(self, site: str = "main", with_officer: bool = False) -> dict:
+        with self.store.read():
+            now = self.clock()
+            day = self.today(now)
+            counts = self.store.waiting_counts(site, day)
+            states = self.store.counter_states()
+            teams = []
+            for team in (t for t in self.config.teams if t.site == site):
+                c = counts.get(team.id, {})
+                oldest = c.get("oldest")
+                teams.append({
+                    "id": team.id, "name": team.name, "name_en": team.name_en,
+                    "waiting": c.get("waiting", 0), "priority_waiting": c.get("priority") or 0,
+                    "longest_wait_s": int((now - datetime.fromisoformat(oldest))
+                                          .total_seconds()) if oldest else 0,
+                    "estimated_wait_s": self.estimate(team.id, c.get("waiting", 0), day),
+                    "counters": [x.number for x in self.config.counters_for_team(team.id)]})
+            counters = [self.counter_view(states.get(c.number, rules.CounterState(c.number)),
+                                          with_officer)
+                        for c in self.config.counters if c.site == site]
+            calls = self.store.recent_events(site, CALL_TYPES, iso(now - timedelta(hours=24)),
+                                             10)
+            last_calls = [{"seq": e["seq"], "at": e["at"], "type": e["type"],
+                           "number": e["ticket"]["number"], "counter": e["counter"],
+                           "team_id": e["team_id"]} for e in calls if e.get("ticket")]
+            return {"site": site, "day": day, "at": iso(now),
+                    "seq": self.store.current_seq(site), "centre": self.config.name,
+                    "notice": self.config.notice, "teams": teams, "counters": counters,
+                    "last_calls": last_calls}

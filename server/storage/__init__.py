@@ -1,0 +1,124 @@
+"""The one storage module: it owns the sqlite-utils `Database` and every SQL statement.
+
+One write path: `with store.write() as w:` takes the process lock, opens `BEGIN IMMEDIATE`
+(so several processes on one file serialise too), and commits or rolls back as a whole.
+Ticket rows, their event rows (with the per-site `seq`) and idempotency records are all
+written inside that one transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from .accounts import AccountsMixin
+from .catalog import CatalogMixin
+from .queue import QueueMixin
+from .schema import migrations
+
+DB_NAME = "qms.db"
+
+
+class Store(QueueMixin, CatalogMixin, AccountsMixin):
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None,
+                               timeout=30)
+        conn.row_factory = sqlite3.Row
+        self.db = Database(conn)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        self._lock = threading.RLock()
+        self._in_write = False
+        with self._lock:
+            migrations.apply(self.db)
+
+    # -- transactions -----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def write(self):
+        """One atomic write: everything inside commits together or not at all."""
+        with self._lock:
+            if self._in_write:  # nested: part of the enclosing transaction
+                yield self
+                return
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            self._in_write = True
+            try:
+                yield self
+            except BaseException:
+                self.db.conn.execute("ROLLBACK")
+                raise
+            else:
+                self.db.conn.execute("COMMIT")
+            finally:
+                self._in_write = False
+
+    @contextlib.contextmanager
+    def read(self):
+        with self._lock:
+            yield self
+
+    def _all(self, sql: str, params=()) -> list[dict]:
+        return [dict(r) for r in self.db.conn.execute(sql, params).fetchall()]
+
+    def _one(self, sql: str, params=()) -> dict | None:
+        row = self.db.conn.execute(sql, params).fetchone()
+        return dict(row) if row else None
+
+    def _value(self, sql: str, params=()):
+        row = self.db.conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.conn.close()
+
+    # -- idempotency --------------------------------------------------------------------------
+    def idem_get(self, scope: str, key: str) -> tuple[int, dict] | None:
+        row = self._one("SELECT status, body FROM idempotency WHERE scope = ? AND key = ?",
+                        (scope, key))
+        return (row["status"], json.loads(row["body"])) if row else None
+
+    def idem_put(self, scope: str, key: str, status: int, body, at: str) -> None:
+        self.db.conn.execute(
+            "INSERT INTO idempotency (scope, key, status, body, created_at) VALUES (?,?,?,?,?)",
+            (scope, key, status, json.dumps(body, ensure_ascii=False), at))
+
+    def idem_prune(self, before: str) -> int:
+        cur = self.db.conn.execute("DELETE FROM idempotency WHERE created_at < ?", (before,))
+        return cur.rowcount
+
+    # -- audit and device status --------------------------------------------------------------
+    def audit(self, at: str, actor: str, action: str, detail: dict) -> None:
+        self.db.conn.execute("INSERT INTO audit (at, actor, action, detail) VALUES (?,?,?,?)",
+                             (at, actor, action, json.dumps(detail, ensure_ascii=False)))
+
+    def audit_log(self, limit: int = 200) -> list[dict]:
+        rows = self._all("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+        for r in rows:
+            r["detail"] = json.loads(r["detail"])
+        return rows
+
+    def set_device_status(self, device: str, part: str, online: bool, detail: str,
+                          at: str) -> bool:
+        """Record a device part's state; returns True when it changed."""
+        old = self._one("SELECT online, detail FROM device_status WHERE device=? AND part=?",
+                        (device, part))
+        if old and bool(old["online"]) == online and old["detail"] == detail:
+            return False
+        self.db.conn.execute(
+            "INSERT OR REPLACE INTO device_status (device, part, online, detail, at) "
+            "VALUES (?,?,?,?,?)", (device, part, int(online), detail, at))
+        return True
+
+    def device_statuses(self) -> list[dict]:
+        rows = self._all("SELECT * FROM device_status ORDER BY device, part")
+        for r in rows:
+            r["online"] = bool(r["online"])
+        return rows

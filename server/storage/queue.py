@@ -1,0 +1,160 @@
+"""SQL for tickets, events and counters (part of the one storage module)."""
+
+from __future__ import annotations
+
+import json
+
+from ..queue import CounterState, Ticket
+
+TICKET_COLUMNS = tuple(Ticket.__dataclass_fields__)
+
+
+class QueueMixin:
+    # -- tickets --------------------------------------------------------------------------
+    def last_number(self, site: str, day: str, origin_team_id: int) -> int | None:
+        return self._value(
+            "SELECT MAX(number) FROM tickets WHERE site=? AND day=? AND origin_team_id=?",
+            (site, day, origin_team_id))
+
+    def insert_ticket(self, ticket: Ticket) -> int:
+        row = ticket.to_row()
+        row.pop("id")
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        cur = self.db.conn.execute(f"INSERT INTO tickets ({cols}) VALUES ({marks})",
+                                   tuple(row.values()))
+        ticket.id = cur.lastrowid
+        return ticket.id
+
+    def update_ticket(self, ticket: Ticket) -> None:
+        row = ticket.to_row()
+        tid = row.pop("id")
+        sets = ", ".join(f"{k} = ?" for k in row)
+        self.db.conn.execute(f"UPDATE tickets SET {sets} WHERE id = ?", (*row.values(), tid))
+
+    def ticket(self, ticket_id: int) -> Ticket | None:
+        row = self._one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
+        return Ticket.from_row(row) if row else None
+
+    def ticket_by_token(self, token: str) -> Ticket | None:
+        row = self._one("SELECT * FROM tickets WHERE token = ?", (token,))
+        return Ticket.from_row(row) if row else None
+
+    def ticket_by_number(self, site: str, day: str, number: int) -> Ticket | None:
+        row = self._one("SELECT * FROM tickets WHERE site=? AND day=? AND number=? "
+                        "ORDER BY id DESC LIMIT 1", (site, day, number))
+        return Ticket.from_row(row) if row else None
+
+    def waiting(self, site: str, day: str, team_ids: list[int] | None = None) -> list[Ticket]:
+        sql = "SELECT * FROM tickets WHERE status='waiting' AND site=? AND day=?"
+        params: list = [site, day]
+        if team_ids is not None:
+            sql += f" AND team_id IN ({','.join('?' for _ in team_ids)})"
+            params += list(team_ids)
+        return [Ticket.from_row(r) for r in self._all(sql, params)]
+
+    def stale_waiting(self, day: str) -> list[Ticket]:
+        """Tickets still waiting from an earlier business day."""
+        return [Ticket.from_row(r) for r in self._all(
+            "SELECT * FROM tickets WHERE status IN ('waiting','called','serving') AND day < ?",
+            (day,))]
+
+    def waiting_counts(self, site: str, day: str) -> dict[int, dict]:
+        rows = self._all(
+            "SELECT team_id, COUNT(*) AS waiting, MIN(wait_from) AS oldest, "
+            "SUM(priority IS NOT NULL) AS priority FROM tickets "
+            "WHERE status='waiting' AND site=? AND day=? GROUP BY team_id", (site, day))
+        return {r["team_id"]: r for r in rows}
+
+    def recent_calls(self, team_id: int, day: str, limit: int) -> list[bool]:
+        """Newest first: whether each recent first call of the team was a priority ticket."""
+        rows = self.db.conn.execute(
+            "SELECT priority IS NOT NULL FROM tickets WHERE team_id=? AND day=? "
+            "AND first_called_at IS NOT NULL ORDER BY first_called_at DESC LIMIT ?",
+            (team_id, day, limit)).fetchall()
+        return [bool(r[0]) for r in rows]
+
+    def mean_service_s(self, team_id: int, day: str, last: int = 20) -> float | None:
+        return self._value(
+            "SELECT AVG(s) FROM (SELECT (julianday(finished_at) - julianday(started_at)) * 86400"
+            " AS s FROM tickets WHERE team_id=? AND day=? AND status='done' "
+            "AND started_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?)",
+            (team_id, day, last))
+
+    def tickets_today(self, site: str, day: str) -> list[Ticket]:
+        return [Ticket.from_row(r) for r in self._all(
+            "SELECT * FROM tickets WHERE site=? AND day=? ORDER BY id", (site, day))]
+
+    def ticket_count(self) -> int:
+        return self._value("SELECT COUNT(*) FROM tickets")
+
+    # -- events ---------------------------------------------------------------------------
+    def append_event(self, site: str, type_: str, at: str, *, ticket_id=None, team_id=None,
+                     counter=None, actor=None, data: dict | None = None) -> dict:
+        seq = (self._value("SELECT MAX(seq) FROM events WHERE site = ?", (site,)) or 0) + 1
+        payload = json.dumps(data or {}, ensure_ascii=False)
+        self.db.conn.execute(
+            "INSERT INTO events (site, seq, type, at, ticket_id, team_id, counter, actor, data)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (site, seq, type_, at, ticket_id, team_id, counter, actor, payload))
+        return event_message({"site": site, "seq": seq, "type": type_, "at": at,
+                              "ticket_id": ticket_id, "team_id": team_id, "counter": counter,
+                              "actor": actor, "data": payload})
+
+    def events_since(self, site: str, since: int, limit: int = 1000) -> list[dict]:
+        rows = self._all("SELECT * FROM events WHERE site=? AND seq>? ORDER BY seq LIMIT ?",
+                         (site, since, limit))
+        return [event_message(r) for r in rows]
+
+    def current_seq(self, site: str) -> int:
+        return self._value("SELECT MAX(seq) FROM events WHERE site = ?", (site,)) or 0
+
+    def events_between(self, start: str, end: str, types: tuple[str, ...] | None = None):
+        sql = "SELECT * FROM events WHERE at >= ? AND at < ?"
+        params: list = [start, end]
+        if types:
+            sql += f" AND type IN ({','.join('?' for _ in types)})"
+            params += list(types)
+        sql += " ORDER BY site, seq"
+        for row in self.db.conn.execute(sql, params):
+            yield event_message(dict(row))
+
+    def recent_events(self, site: str, types: tuple[str, ...], since_at: str,
+                      limit: int) -> list[dict]:
+        rows = self._all(
+            f"SELECT * FROM events WHERE site=? AND at>=? AND type IN "
+            f"({','.join('?' for _ in types)}) ORDER BY seq DESC LIMIT ?",
+            (site, since_at, *types, limit))
+        return [event_message(r) for r in rows]
+
+    def ticket_events(self, ticket_id: int) -> list[dict]:
+        return [event_message(r) for r in self._all(
+            "SELECT * FROM events WHERE ticket_id = ? ORDER BY site, seq", (ticket_id,))]
+
+    # -- counters -------------------------------------------------------------------------
+    def ensure_counters(self, numbers: list[int]) -> None:
+        self.db.conn.executemany("INSERT OR IGNORE INTO counters (number) VALUES (?)",
+                                 [(n,) for n in numbers])
+
+    def counter_state(self, number: int) -> CounterState:
+        row = self._one("SELECT * FROM counters WHERE number = ?", (number,))
+        return CounterState(**row) if row else CounterState(number=number)
+
+    def counter_states(self) -> dict[int, CounterState]:
+        return {r["number"]: CounterState(**r)
+                for r in self._all("SELECT * FROM counters ORDER BY number")}
+
+    def save_counter_state(self, state: CounterState) -> None:
+        self.db.conn.execute(
+            "INSERT OR REPLACE INTO counters (number, status, ticket_id, officer, reason) "
+            "VALUES (?,?,?,?,?)",
+            (state.number, state.status, state.ticket_id, state.officer, state.reason))
+
+
+def event_message(row: dict) -> dict:
+    """An event row as pushed to clients: `{"type", "seq", "at", ...}`."""
+    data = row["data"]
+    msg = {"type": row["type"], "seq": row["seq"], "at": row["at"], "site": row["site"],
+           "ticket_id": row["ticket_id"], "team_id": row["team_id"], "counter": row["counter"]}
+    msg.update(json.loads(data) if isinstance(data, str) else data)
+    return msg
