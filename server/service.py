@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time
 
 from . import queue as rules
 from .config import Config
@@ -158,6 +158,11 @@ class QueueService:
 
         return self.run(cmd, idem)
 
+    def day_start(self, day: str) -> str:
+        """The UTC ISO time at which a local business day starts."""
+        local = datetime.combine(date.fromisoformat(day), time(), self.config.tz)
+        return iso(local.astimezone(UTC))
+
     def ticket_view(self, t: Ticket, now: datetime | None = None,
                     include_token: bool = False) -> dict:
         now = now or self.clock()
@@ -194,7 +199,7 @@ class QueueService:
                 raise NotFound("Không tìm thấy số này (unknown ticket)", code="unknown_ticket")
             view = self.ticket_view(t)
             view.pop("id")
-            calls = self.store.recent_events(t.site, CALL_TYPES, t.day, 20)
+            calls = self.store.recent_events(t.site, CALL_TYPES, self.day_start(t.day), 20)
             team_calls = [e for e in calls if e["team_id"] == t.team_id]
             view["now_calling"] = ({"number": team_calls[0]["ticket"]["number"],
                                     "counter": team_calls[0]["counter"]}
@@ -403,8 +408,7 @@ class QueueService:
             counters = [self.counter_view(states.get(c.number, rules.CounterState(c.number)),
                                           with_officer)
                         for c in self.config.counters if c.site == site]
-            calls = self.store.recent_events(site, CALL_TYPES, iso(now - timedelta(hours=24)),
-                                             10)
+            calls = self.store.recent_events(site, CALL_TYPES, self.day_start(day), 10)
             last_calls = [{"seq": e["seq"], "at": e["at"], "type": e["type"],
                            "number": e["ticket"]["number"], "counter": e["counter"],
                            "team_id": e["team_id"]} for e in calls if e.get("ticket")]

@@ -1,0 +1,133 @@
+/* QMSLive: the one realtime client for every page (display board, counter console,
+ * manager dashboard).
+ *
+ * It loads a snapshot (GET /api/v1/state), connects to Socket.IO with the token, and hands
+ * events to `onEvent` strictly in `seq` order. After a reconnect, or when an event arrives
+ * with a gap in `seq`, it first catches up through GET /api/v1/events?since=<seq> and only
+ * then delivers anything new, so a page never shows a later state before an earlier one.
+ * If catching up is impossible (too far behind), it reloads the snapshot.
+ *
+ *   const live = new QMSLive({token, onSnapshot, onEvent, onStatus});
+ *   live.start();
+ */
+(function (global) {
+  "use strict";
+
+  function QMSLive(opts) {
+    this.token = opts.token;
+    this.site = opts.site || "main";
+    this.base = opts.base || "";
+    this.onSnapshot = opts.onSnapshot || function () {};
+    this.onEvent = opts.onEvent || function () {};
+    this.onStatus = opts.onStatus || function () {};
+    this.seq = null;
+    this.pending = [];
+    this.catchingUp = false;
+    this.socket = null;
+    this.stats = { events: 0, catchups: 0, snapshots: 0, reconnects: 0 };
+  }
+
+  QMSLive.prototype.api = function (path) {
+    var headers = { "Accept": "application/json" };
+    if (this.token) headers["Authorization"] = "Bearer " + this.token;
+    return fetch(this.base + "/api/v1" + path, { headers: headers, cache: "no-store" })
+      .then(function (res) {
+        if (!res.ok) {
+          var err = new Error("HTTP " + res.status);
+          err.status = res.status;
+          throw err;
+        }
+        return res.json();
+      });
+  };
+
+  QMSLive.prototype.loadSnapshot = function () {
+    var self = this;
+    return this.api("/state?site=" + encodeURIComponent(this.site)).then(function (state) {
+      self.seq = state.seq;
+      self.stats.snapshots += 1;
+      self.onSnapshot(state);
+      return state;
+    });
+  };
+
+  QMSLive.prototype.start = function () {
+    var self = this;
+    this.socket = global.io(this.base || undefined, {
+      auth: { token: this.token, rooms: ["site:" + this.site] },
+      transports: ["websocket"],
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 5000,
+    });
+    this.socket.on("connect", function () {
+      self.onStatus("online");
+      if (self.seq === null) {
+        self.catchingUp = true;
+        self.loadSnapshot().then(function () { self.catchingUp = false; self.drain(); },
+                                 function () { self.catchingUp = false; self.retryLater(); });
+      } else {
+        self.stats.reconnects += 1;
+        self.catchUp();
+      }
+    });
+    this.socket.on("disconnect", function () { self.onStatus("offline"); });
+    this.socket.on("connect_error", function (err) {
+      self.onStatus(err && err.message === "unauthorized" ? "unauthorized" : "offline");
+    });
+    this.socket.on("event", function (evt) { self.receive(evt); });
+    return this;
+  };
+
+  QMSLive.prototype.receive = function (evt) {
+    if (evt.site && evt.site !== this.site) return;
+    this.pending.push(evt);
+    this.drain();
+  };
+
+  QMSLive.prototype.drain = function () {
+    if (this.catchingUp || this.seq === null) return;
+    this.pending.sort(function (a, b) { return a.seq - b.seq; });
+    while (this.pending.length) {
+      var evt = this.pending[0];
+      if (evt.seq <= this.seq) { this.pending.shift(); continue; }
+      if (evt.seq > this.seq + 1) { this.catchUp(); return; }
+      this.pending.shift();
+      this.apply(evt);
+    }
+  };
+
+  QMSLive.prototype.apply = function (evt) {
+    this.seq = evt.seq;
+    this.stats.events += 1;
+    try { this.onEvent(evt); } catch (e) { if (global.console) console.error(e); }
+  };
+
+  QMSLive.prototype.catchUp = function () {
+    var self = this;
+    if (this.catchingUp) return;
+    this.catchingUp = true;
+    this.stats.catchups += 1;
+    var fetchPage = function () {
+      return self.api("/events?site=" + encodeURIComponent(self.site) + "&since=" + self.seq +
+                      "&limit=1000").then(function (page) {
+        page.items.forEach(function (evt) { if (evt.seq === self.seq + 1) self.apply(evt); });
+        if (page.more) return fetchPage();
+        if (page.seq < self.seq) return self.loadSnapshot(); // database was reset
+        return null;
+      });
+    };
+    fetchPage().then(function () { self.catchingUp = false; self.drain(); },
+                     function () { self.catchingUp = false; self.retryLater(); });
+  };
+
+  QMSLive.prototype.retryLater = function () {
+    var self = this;
+    setTimeout(function () {
+      if (self.seq === null) self.loadSnapshot().then(function () { self.drain(); },
+                                                      function () { self.retryLater(); });
+      else self.catchUp();
+    }, 1000);
+  };
+
+  global.QMSLive = QMSLive;
+})(window);
