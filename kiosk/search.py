@@ -27,7 +27,13 @@ Ranking, best first (`Hit.kind` in brackets):
 3. all words, anywhere in the name (all)
 4. all words with the last one completed from a prefix (prefix)
 5. phrase, then all words, with typo-corrected or split words (fuzzy)
-6. at least half of the words (partial) -- only to fill a short list
+6. at least half of the words of a 3+ word query (partial) -- to fill a short list
+7. all words found but far apart in a long name (scattered) -- likewise
+
+"All words" (ranks 3, 4, 5) needs the words within len(query) + 5 consecutive
+words of the name; the catalogue has names of 300+ characters where unrelated
+words meet. (Only the best few hundred candidates are checked; any beyond
+count as scattered.)
 
 Within a rank, a full synonym rewrite comes before the literal words, which
 come before a synonym guessed from a half-typed word; then procedures with a
@@ -53,9 +59,11 @@ from kiosk.textindex import EMPTY, WordIndex, search_words
 
 __all__ = ["Hit", "SearchIndex"]
 
-KINDS = ("code", "phrase", "prefix", "all", "prefix", "fuzzy", "fuzzy", "partial")
-SCORES = (1.0, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4)
-T_CODE, T_PHRASE, T_PHRASE_PREFIX, T_ALL, T_PREFIX, T_FUZZY_PHRASE, T_FUZZY, T_PARTIAL = range(8)
+KINDS = ("code", "phrase", "prefix", "all", "prefix", "fuzzy", "fuzzy", "partial", "scattered")
+SCORES = (1.0, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.15)
+(T_CODE, T_PHRASE, T_PHRASE_PREFIX, T_ALL, T_PREFIX, T_FUZZY_PHRASE, T_FUZZY, T_PARTIAL,
+ T_SCATTERED) = range(9)
+_SCATTER_SLACK = 5  # all words within len(query) + this many words, else "scattered"
 _DEMOTE_PREFIX = {T_PHRASE: T_PHRASE_PREFIX, T_ALL: T_PREFIX}
 _DEMOTE_FUZZY = {T_PHRASE: T_FUZZY_PHRASE, T_PHRASE_PREFIX: T_FUZZY_PHRASE, T_ALL: T_FUZZY,
                  T_PREFIX: T_FUZZY}
@@ -108,7 +116,7 @@ def _rank_key(proc: dict[str, Any]) -> tuple:
         popularity = -float(proc.get("popularity") or 0)
     except (TypeError, ValueError):
         popularity = 0.0
-    return (popularity, len(short), short, str(proc.get("code") or ""))
+    return (popularity, short.count(" "), len(short), short, str(proc.get("code") or ""))
 
 
 class _Catalogue:
@@ -118,7 +126,8 @@ class _Catalogue:
         procs = [p for p in procedures if p.get("name")]
         procs.sort(key=_rank_key)  # document id == static rank: smaller is better
         self.procs = procs
-        self.index = WordIndex([search_words(p["name"]) for p in procs])
+        self.words = [search_words(p["name"]) for p in procs]
+        self.index = WordIndex(self.words)
         coded = [(nfc(str(p.get("code") or "")).strip(), i) for i, p in enumerate(procs)]
         coded = [(c, i) for c, i in coded if c]
         self.codes = sorted(coded)
@@ -166,6 +175,22 @@ def _intersect(sets: list[frozenset[int]]) -> frozenset[int]:
             break
         result = result & other
     return result
+
+
+def _close_together(words: list[str], wanted: list[frozenset[str]]) -> bool:
+    """True if one word of each set occurs within a window of
+    len(wanted) + _SCATTER_SLACK consecutive words."""
+    n = len(wanted)
+    last = [-(1 << 30)] * n
+    for pos, word in enumerate(words):
+        hit = False
+        for k, allowed in enumerate(wanted):
+            if word in allowed:
+                last[k] = pos
+                hit = True
+        if hit and pos - min(last) < n + _SCATTER_SLACK:
+            return True
+    return False
 
 
 class SearchIndex:
@@ -256,25 +281,43 @@ class SearchIndex:
         variants = self._variants(cat, words, last_incomplete)
         entries = []
         for v in variants:
-            for tier, docs in self._tiers(cat, v):
+            for tier, docs, spread in self._tiers(cat, v):
                 if v.demote:
                     tier = v.demote.get(tier, tier)
-                entries.append((tier, v.pref, docs, v.via))
+                entries.append((tier, v.pref, docs, spread, v.via))
         entries.sort(key=lambda e: (e[0], e[1]))
-        for tier, _pref, docs, via in entries:
+        scattered: list[tuple[int, str | None]] = []
+        for tier, _pref, docs, spread, via in entries:
             if allowed is not None:
                 docs = docs & allowed
             need = limit - len(out)
             if not docs:
                 continue
-            ordered = sorted(docs) if len(docs) <= 4 * need else heapq.nsmallest(
-                need + len(seen), docs)
-            if emit(ordered, tier, via, SCORES[tier]):
-                return out
+            if spread is None:
+                ordered = sorted(docs) if len(docs) <= 4 * need else heapq.nsmallest(
+                    need + len(seen), docs)
+                if emit(ordered, tier, via, SCORES[tier]):
+                    return out
+                continue
+            # Words found anywhere: only names with the words close together keep
+            # the rank; the others wait below the typo matches. Checking is bounded.
+            budget = max(200, 10 * need)
+            for i in sorted(docs):
+                if i in seen:
+                    continue
+                budget -= 1
+                if budget < 0 or not _close_together(cat.words[i], spread):
+                    scattered.append((i, via))
+                elif emit((i,), tier, via, SCORES[tier]):
+                    return out
+        found_all = {i for i, _ in scattered}
         for v in sorted(variants, key=lambda v: v.pref):
             for i, share in self._partial(cat, v):
-                if emit((i,), T_PARTIAL, v.via, round(SCORES[T_PARTIAL] * share, 3)):
+                if i not in found_all and emit((i,), T_PARTIAL, v.via, round(SCORES[T_PARTIAL] * share, 3)):
                     return out
+        for i, via in scattered:
+            if emit((i,), T_SCATTERED, via, SCORES[T_SCATTERED]):
+                return out
         return out
 
     @staticmethod
@@ -336,7 +379,8 @@ class SearchIndex:
         return variants
 
     @staticmethod
-    def _tiers(cat: _Catalogue, v: _Variant) -> list[tuple[int, frozenset[int]]]:
+    def _tiers(cat: _Catalogue, v: _Variant) -> list[tuple]:
+        """(tier, documents, word sets to check for closeness or None), best first."""
         n = len(v.words)
         ms = [cat.word(w, v.last_incomplete and i == n - 1) for i, w in enumerate(v.words)]
         if any(not m.loose_docs for m in ms):
@@ -347,26 +391,29 @@ class SearchIndex:
         all_exact = _intersect([m.exact_docs for m in ms])
         all_typed = _intersect([m.exact_docs for m in ms[:-1]] + [ms[-1].typed_docs])
         if n == 1:
-            return [(T_PHRASE, all_exact), (T_PHRASE_PREFIX, all_typed),
-                    (T_FUZZY_PHRASE, all_loose)]
+            return [(T_PHRASE, all_exact, None), (T_PHRASE_PREFIX, all_typed, None),
+                    (T_FUZZY_PHRASE, all_loose, None)]
         index = cat.index
         tiers = []
+        exact = [m.exact for m in ms]
+        typed = exact[:-1] + [ms[-1].typed]
+        loose = [m.loose for m in ms]
         if all_exact:
-            tiers.append((T_PHRASE, index.phrase([m.exact for m in ms])))
+            tiers.append((T_PHRASE, index.phrase(exact), None))
+            tiers.append((T_ALL, all_exact, exact))
         if all_typed:
-            tiers.append((T_PHRASE_PREFIX,
-                          index.phrase([m.exact for m in ms[:-1]] + [ms[-1].typed])))
-        tiers += [(T_ALL, all_exact), (T_PREFIX, all_typed)]
+            tiers.append((T_PHRASE_PREFIX, index.phrase(typed), None))
+            tiers.append((T_PREFIX, all_typed, typed))
         if any(m.loose_docs is not m.typed_docs for m in ms):
-            tiers.append((T_FUZZY_PHRASE, index.phrase([m.loose for m in ms])))
-            tiers.append((T_FUZZY, all_loose))
+            tiers.append((T_FUZZY_PHRASE, index.phrase(loose), None))
+            tiers.append((T_FUZZY, all_loose, loose))
         return tiers
 
     @staticmethod
     def _partial(cat: _Catalogue, v: _Variant) -> list[tuple[int, float]]:
-        """Documents with at least half of the words (each found some way)."""
+        """For queries of 3+ words: documents with at least half of them."""
         n = len(v.words)
-        if n < 2:
+        if n < 3:
             return []
         ms = [cat.word(w, v.last_incomplete and i == n - 1) for i, w in enumerate(v.words)]
         found = [(w, m) for w, m in zip(v.words, ms, strict=True) if m.loose_docs]
