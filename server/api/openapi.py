@@ -64,6 +64,19 @@ COUNTER_OPS = {
 }
 
 
+EXTRA_PATHS: dict[str, dict] = {}
+
+
+def register_paths(paths: dict[str, dict]) -> None:
+    """Other areas (manager, admin, display) add the /api/v1 paths they serve."""
+    EXTRA_PATHS.update(paths)
+
+
+op = _op
+query_param = _q
+path_param = _p
+
+
 def spec() -> dict:
     paths: dict[str, dict] = {
         "/api/v1/auth/login": {"post": _op(
@@ -130,6 +143,7 @@ def spec() -> dict:
         if action == "call-next":
             op["responses"]["204"] = {"description": "Nobody waits"}
         paths[f"/api/v1/counters/{{n}}/{action}"] = {"post": op}
+    paths.update(EXTRA_PATHS)
     return {
         "openapi": "3.0.3",
         "info": {"title": "QMS-HCC API", "version": "1.0.0",
