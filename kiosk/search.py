@@ -215,6 +215,13 @@ class SearchIndex:
         self._cat.results_cache = {}
         return self._synonyms
 
+    def clear_cache(self) -> None:
+        """Forget cached results and word lookups (benchmarks; memory is bounded anyway)."""
+        cat = self._cat
+        cat.results_cache = {}
+        cat.words_cache = {}
+        cat.index.clear_cache()
+
     @property
     def synonyms(self) -> Synonyms:
         return self._synonyms

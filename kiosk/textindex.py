@@ -70,6 +70,9 @@ class WordIndex:
                     self._deletes.setdefault(key, set()).add(word)
         self._prefix_cache: dict[str, tuple[frozenset[str], frozenset[int]]] = {}
 
+    def clear_cache(self) -> None:
+        self._prefix_cache = {}
+
     def __contains__(self, word: str) -> bool:
         return word in self.postings
 
