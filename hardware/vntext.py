@@ -35,3 +35,18 @@ def tokens(text: str) -> list[str]:
     """The folded words of `text`."""
     folded = fold(text)
     return folded.split(" ") if folded else []
+
+
+_ASCII_PUNCT = str.maketrans({"–": "-", "—": "-", "“": '"', "”": '"', "‘": "'", "’": "'", "…": "...", "\u00a0": " "})
+
+
+def ascii_display(text: str, width: int | None = None, upper: bool = False) -> str:
+    """What an ASCII-only LED board can show: marks stripped, punctuation simplified,
+    anything else non-printable as '?', single-spaced, cut to `width` characters.
+    "Mời số 1023 – quầy 5" -> "Moi so 1023 - quay 5"."""
+    plain = strip_marks(nfc(text).translate(_ASCII_PUNCT))
+    plain = "".join(ch if " " <= ch <= "~" else ("?" if not ch.isspace() else " ") for ch in plain)
+    plain = _SPACES.sub(" ", plain).strip()
+    if upper:
+        plain = plain.upper()
+    return plain[:width].rstrip() if width is not None else plain
