@@ -69,6 +69,7 @@ _DEMOTE_FUZZY = {T_PHRASE: T_FUZZY_PHRASE, T_PHRASE_PREFIX: T_FUZZY_PHRASE, T_AL
                  T_PREFIX: T_FUZZY}
 _CODE_QUERY = re.compile(r"[0-9.]*[0-9][0-9.]*")
 _CACHE_SIZE = 512
+_MARK_CHECK_MAX = 300  # larger literal result sets skip the diacritics check
 _MAX_VARIANTS = 8
 
 
@@ -127,6 +128,7 @@ class _Catalogue:
         procs.sort(key=_rank_key)  # document id == static rank: smaller is better
         self.procs = procs
         self.words = [search_words(p["name"]) for p in procs]
+        self.lower_names = [nfc(p["name"]).lower() for p in procs]
         self.index = WordIndex(self.words)
         coded = [(nfc(str(p.get("code") or "")).strip(), i) for i, p in enumerate(procs)]
         coded = [(c, i) for c, i in coded if c]
@@ -163,6 +165,14 @@ class _Catalogue:
             self.words_cache.clear()
         self.words_cache[key] = hit
         return hit
+
+
+def _marked_words(text: str, last_incomplete: bool) -> tuple[str, ...]:
+    """The complete words of `text` typed with diacritics, lower case (NFC)."""
+    raw = nfc(text).lower().split()
+    if last_incomplete and raw:
+        raw = raw[:-1]
+    return tuple(w for chunk in raw for w in re.findall(r"[^\W_]+", chunk) if not w.isascii())
 
 
 def _intersect(sets: list[frozenset[int]]) -> frozenset[int]:
@@ -252,7 +262,8 @@ class SearchIndex:
         if limit <= 0 or not words:
             return []
         last_incomplete = text.rstrip() == text and text[-1:].isalnum()
-        key = (words, last_incomplete, limit, fold(field) if field else None)
+        key = (words, last_incomplete, limit, fold(field) if field else None,
+               _marked_words(text, last_incomplete))
         cached = cat.results_cache.get(key)
         if cached is not None:
             return list(cached)
@@ -286,9 +297,18 @@ class SearchIndex:
                     return out
 
         variants = self._variants(cat, words, last_incomplete)
+        # With a synonym rewrite on offer, literal matches whose diacritics differ
+        # from what was typed ("sở do" for "sổ đỏ") count as typo matches.
+        marked = _marked_words(text, last_incomplete) if any(v.pref == 0 for v in variants) else ()
         entries = []
         for v in variants:
             for tier, docs, spread in self._tiers(cat, v):
+                if (marked and v.pref == 1 and not v.demote and tier in _DEMOTE_FUZZY
+                        and len(docs) <= _MARK_CHECK_MAX):
+                    names = cat.lower_names
+                    keep = frozenset(i for i in docs if all(w in names[i] for w in marked))
+                    entries.append((_DEMOTE_FUZZY[tier], v.pref, docs - keep, spread, v.via))
+                    docs = keep
                 if v.demote:
                     tier = v.demote.get(tier, tier)
                 entries.append((tier, v.pref, docs, spread, v.via))

@@ -188,6 +188,15 @@ def test_synonyms_find_official_names(index):
     assert index.search("sao y bản chính")[0].procedure["field"] == "Chứng thực"
 
 
+def test_typed_diacritics_prefer_the_synonym_over_lookalike_words(index):
+    # "sổ đỏ" folds to "so do", which also occurs literally as "cơ sở do ..." in one name.
+    hits = index.search("sổ đỏ", limit=6)
+    assert all("quyền sử dụng đất" in h.procedure["name"] for h in hits[:4])
+    lookalike = [h for h in hits if "quyền sử dụng đất" not in h.procedure["name"]]
+    assert all(h.kind == "fuzzy" for h in lookalike)
+    assert index.search("Hoá giải")[0].kind == "phrase"  # tone placement does not matter
+
+
 def test_synonym_while_typing_and_filler_words(index):
     hits = index.search("bang l", limit=4)
     assert LICENCE_CODES & set(codes(hits))
