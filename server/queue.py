@@ -181,22 +181,26 @@ def call(ticket: Ticket, counter: int, now: datetime) -> None:
     ticket.first_called_at = ticket.first_called_at or now
 
 
+ACTION_NAMES = {"recall": "gọi lại", "start": "bắt đầu", "finish": "kết thúc",
+                "no-show": "đánh dấu vắng mặt", "transfer": "chuyển"}
+
+
 def _require(ticket: Ticket | None, counter: int, allowed: tuple[str, ...], action: str) -> Ticket:
     if ticket is None or ticket.counter != counter or ticket.status not in allowed:
-        raise IllegalMove(f"Quầy {counter} không có số đang phục vụ để {action} "
+        raise IllegalMove(f"Quầy {counter} không có số nào để {ACTION_NAMES[action]} "
                           f"(nothing to {action} at counter {counter})", code="no_current_ticket")
     return ticket
 
 
 def recall(ticket: Ticket | None, counter: int, now: datetime) -> Ticket:
-    t = _require(ticket, counter, ("called",), "gọi lại")
+    t = _require(ticket, counter, ("called",), "recall")
     t.recalls += 1
     t.called_at = now
     return t
 
 
 def start(ticket: Ticket | None, counter: int, now: datetime) -> Ticket:
-    t = _require(ticket, counter, ("called",), "bắt đầu")
+    t = _require(ticket, counter, ("called",), "start")
     t.status = "serving"
     t.started_at = now
     return t
@@ -204,7 +208,7 @@ def start(ticket: Ticket | None, counter: int, now: datetime) -> Ticket:
 
 def finish(ticket: Ticket | None, counter: int, now: datetime) -> Ticket:
     """Finish the ticket at the counter; a ticket never started counts from its call."""
-    t = _require(ticket, counter, ACTIVE, "kết thúc")
+    t = _require(ticket, counter, ACTIVE, "finish")
     t.started_at = t.started_at or t.called_at
     t.status = "done"
     t.finished_at = now
@@ -212,7 +216,7 @@ def finish(ticket: Ticket | None, counter: int, now: datetime) -> Ticket:
 
 
 def no_show(ticket: Ticket | None, counter: int, now: datetime) -> Ticket:
-    t = _require(ticket, counter, ("called",), "đánh dấu vắng mặt")
+    t = _require(ticket, counter, ("called",), "no-show")
     t.status = "no_show"
     t.finished_at = now
     return t
@@ -222,7 +226,7 @@ def transfer(ticket: Ticket | None, counter: int, *, team_id: int | None = None,
              to_counter: Counter | None = None, note: str | None = None) -> Ticket:
     """Send the ticket back to waiting at another team or a given counter; the wait clock
     (`wait_from`) is kept, so it is not sent to the back of the queue."""
-    t = _require(ticket, counter, ACTIVE, "chuyển")
+    t = _require(ticket, counter, ACTIVE, "transfer")
     if (team_id is None) == (to_counter is None):
         raise ValidationFailed("Give either team_id or counter to transfer to",
                                code="bad_transfer")

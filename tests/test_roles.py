@@ -1,0 +1,121 @@
+"""The role matrix: every route x every role, allow or deny, checked over HTTP.
+
+A route missing from MATRIX fails the test: every new route must say who may use it.
+"allowed" means the request passed authentication and authorisation (it may still get a
+404/409/422 for the state it meets); "denied" means 401 or 403.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import bearer, login
+from tests.test_openapi import app_routes
+
+ROLES = ("anonymous", "officer", "manager", "admin", "kiosk", "display", "bridge")
+ANY = set(ROLES)
+SIGNED = ANY - {"anonymous"}
+STAFF = {"officer", "manager", "admin"}
+COUNTER = {"officer", "admin", "bridge"}  # officer at their own counter (counter 1 here)
+
+MATRIX: dict[tuple[str, str], set[str]] = {
+    ("post", "/api/v1/auth/login"): ANY,
+    ("post", "/api/v1/auth/logout"): SIGNED,
+    ("get", "/api/v1/auth/me"): SIGNED,
+    ("get", "/api/v1/procedures"): SIGNED,
+    ("get", "/api/v1/procedures/fields"): SIGNED,
+    ("get", "/api/v1/procedures/{code}"): SIGNED,
+    ("post", "/api/v1/tickets"): {"officer", "admin", "kiosk"},
+    ("get", "/api/v1/tickets/{token}"): ANY,
+    ("post", "/api/v1/tickets/{ticket_id}/rating"): {"officer", "admin", "bridge"},
+    ("post", "/api/v1/tickets/{ticket_id}/cancel"): STAFF,
+    ("get", "/api/v1/counters/{n}"): SIGNED,
+    ("get", "/api/v1/state"): SIGNED,
+    ("get", "/api/v1/events"): SIGNED,
+    ("post", "/api/v1/devices/status"): {"kiosk", "display", "bridge"},
+    ("get", "/api/v1/devices/status"): {"manager", "admin"},
+    ("get", "/api/v1/reports/waits"): {"manager", "admin"},
+    ("get", "/api/v1/openapi.json"): ANY,
+}
+for _action in ("call-next", "call-number", "recall", "start", "finish", "no-show", "transfer",
+                "pause", "resume", "close"):
+    MATRIX[("post", f"/api/v1/counters/{{n}}/{_action}")] = COUNTER
+
+BODIES = {"/api/v1/auth/login": {"username": "canbo02", "password": "demo1234"},
+          "/api/v1/tickets": {"team_id": 1},
+          "/api/v1/devices/status": {"part": "printer", "online": True},
+          "/api/v1/tickets/{ticket_id}/rating": {"score": 4}}
+
+
+@pytest.fixture
+def principals(client, tokens):
+    return {"anonymous": None, "officer": login(client, "canbo01", 1),
+            "manager": login(client, "giamdoc"), "admin": login(client, "admin"),
+            "kiosk": tokens["kiosk-1"], "display": tokens["display-1"],
+            "bridge": tokens["bridge-1"]}
+
+
+def fill(path: str, ticket: dict) -> str:
+    values = {"n": "1", "code": "1.001193", "token": ticket["token"],
+              "ticket_id": str(ticket["id"])}
+    return re.sub(r"{([a-z_]+)}", lambda m: values[m.group(1)], path)
+
+
+def test_every_route_is_in_the_matrix(app):
+    missing = app_routes(app) - set(MATRIX)
+    assert not missing, f"add these routes to the role matrix: {sorted(missing)}"
+
+
+def test_role_matrix(client, principals, tokens):
+    ticket = client.post("/api/v1/tickets", json={"team_id": 1},
+                         headers=bearer(tokens["kiosk-1"])).get_json()
+    failures = []
+    for (method, path), allowed in sorted(MATRIX.items()):
+        for role in ROLES:
+            token = principals[role]
+            if path.endswith("/logout") and token:
+                token = login(client, {"officer": "canbo01", "manager": "giamdoc",
+                                       "admin": "admin"}[role], 1 if role == "officer" else None
+                              ) if role in STAFF else token
+            headers = bearer(token) if token else {}
+            url = fill(path, ticket)
+            res = client.open(url, method=method.upper(), headers=headers,
+                              json=BODIES.get(path) if method == "post" else None)
+            denied = res.status_code in (401, 403)
+            if (role in allowed) == denied:
+                failures.append(f"{method.upper()} {url} as {role}: {res.status_code} "
+                                f"{(res.get_json(silent=True) or {}).get('error')}")
+    assert not failures, "\n".join(failures)
+
+
+def test_officer_only_at_own_counters(client, principals):
+    officer = bearer(principals["officer"])
+    for action in ("call-next", "pause", "recall"):
+        res = client.post(f"/api/v1/counters/2/{action}", headers=officer)
+        assert res.status_code == 403, action
+        assert res.get_json()["error"]["code"] == "not_your_counter"
+
+
+def test_bridge_needs_a_signed_in_officer(client, tokens):
+    bridge = bearer(tokens["bridge-1"])
+    res = client.post("/api/v1/counters/3/call-next", headers=bridge)
+    assert res.status_code == 409 and res.get_json()["error"]["code"] == "no_officer"
+    login(client, "canbo03", 3)
+    assert client.post("/api/v1/counters/3/call-next", headers=bridge).status_code == 204
+
+
+def test_device_cannot_read_reports_or_act_elsewhere(client, tokens):
+    for name in ("kiosk-1", "display-1", "bridge-1"):
+        res = client.get("/api/v1/reports/waits", headers=bearer(tokens[name]))
+        assert res.status_code == 403
+
+
+def test_revoked_device_token_stops_working(app, client, tokens):
+    headers = bearer(tokens["display-1"])
+    assert client.get("/api/v1/state", headers=headers).status_code == 200
+    store = app.extensions["qms"].store
+    with store.write():
+        store.revoke_device("display-1")
+    assert client.get("/api/v1/state", headers=headers).status_code == 401
