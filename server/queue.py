@@ -11,7 +11,7 @@ keeping its original wait clock (`wait_from`). Waiting tickets may be cancelled.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from .config import PRIORITY_CLASSES, Counter, PriorityPolicy
@@ -150,6 +150,22 @@ def pick_next(counter: Counter, waiting: list[Ticket], recent_calls: dict[int, l
         if chosen:
             return chosen
     return None
+
+
+FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def ahead_cutoffs(ticket: Ticket, policy: PriorityPolicy) -> tuple[datetime, datetime]:
+    """Who is ahead of `ticket` in its queue: normal tickets whose wait clock is before the
+    first cut-off, priority tickets before the second (the store counts them)."""
+    start = ticket.wait_from
+    if policy.policy == "aging":
+        bonus = timedelta(seconds=policy.bonus_s)
+        return (start - bonus, start) if ticket.is_priority else (start, start + bonus)
+    if policy.policy == "strict":
+        return (FAR_PAST, start) if ticket.is_priority else (start, FAR_FUTURE)
+    return start, start
 
 
 def position(ticket: Ticket, waiting: list[Ticket], policy: PriorityPolicy) -> int:

@@ -172,8 +172,8 @@ class QueueService:
         view["counters"] = [c.number for c in self.config.counters_for_team(t.team_id)]
         ahead, wait = 0, 0
         if t.status == "waiting":
-            waiting = self.store.waiting(t.site, t.day, [t.team_id])
-            ahead = rules.position(t, waiting, self.config.priority)
+            normal_before, priority_before = rules.ahead_cutoffs(t, self.config.priority)
+            ahead = self.store.count_ahead(t, iso(normal_before), iso(priority_before))
             wait = self.estimate(t.team_id, ahead, t.day)
         view["waiting_ahead"] = ahead
         view["estimated_wait_s"] = wait
@@ -249,7 +249,7 @@ class QueueService:
         self._finish_current(state, ticket, now, events, actor)
         cfg = self.config.counter(state.number)
         day = self.today(now)
-        waiting = self.store.waiting(cfg.site, day)
+        waiting = self.store.queue_heads(cfg.site, day, cfg.teams, state.number)
         recent = {tid: self.store.recent_calls(tid, day, self.config.priority.ratio)
                   for tid in cfg.teams}
         chosen = rules.pick_next(cfg, waiting, recent, self.config.priority)

@@ -160,3 +160,18 @@ def test_ticket_row_round_trip():
     t = ticket(1, priority="meritorious")
     q.call(t, 2, T0)
     assert q.Ticket.from_row(t.to_row()) == t
+
+
+def test_ahead_cutoffs_match_order_key():
+    """The store counts who is ahead with these cut-offs; they must agree with order_key."""
+    for policy in (PriorityPolicy("ratio"), PriorityPolicy("aging", bonus_s=300),
+                   PriorityPolicy("strict")):
+        waiting = [ticket(i, minutes=i * 2, priority="elderly" if i % 3 == 0 else None)
+                   for i in range(1, 12)]
+        for t in waiting:
+            normal_before, prio_before = q.ahead_cutoffs(t, policy)
+            by_cutoff = sum(1 for o in waiting if o.id != t.id and (
+                (o.wait_from < (prio_before if o.is_priority else normal_before)) or
+                (o.wait_from == (prio_before if o.is_priority else normal_before)
+                 and o.id < t.id)))
+            assert by_cutoff == q.position(t, waiting, policy), (policy.policy, t.id)

@@ -53,6 +53,31 @@ class QueueMixin:
             params += list(team_ids)
         return [Ticket.from_row(r) for r in self._all(sql, params)]
 
+    def queue_heads(self, site: str, day: str, team_ids: list[int],
+                    counter: int) -> list[Ticket]:
+        """The only tickets a counter can call next: per team the oldest normal and the
+        oldest priority ticket, and the oldest ticket sent to this very counter."""
+        base = "SELECT * FROM tickets WHERE site=? AND day=? AND status='waiting' AND "
+        order = " ORDER BY wait_from, id LIMIT 1"
+        rows = [self._one(base + "target_counter=?" + order, (site, day, counter))]
+        for team in team_ids:
+            for cls in ("priority IS NULL", "priority IS NOT NULL"):
+                rows.append(self._one(
+                    base + f"team_id=? AND target_counter IS NULL AND {cls}" + order,
+                    (site, day, team)))
+        return [Ticket.from_row(r) for r in rows if r]
+
+    def count_ahead(self, t: Ticket, normal_before: str, priority_before: str) -> int:
+        """Waiting tickets of t's queue whose wait clock is before the cut-off of their
+        class (ties broken by id)."""
+        return self._value(
+            "SELECT COUNT(*) FROM tickets WHERE site=? AND day=? AND status='waiting' "
+            "AND team_id=? AND target_counter IS ? AND id != ? AND ("
+            "(priority IS NULL AND (wait_from < ? OR (wait_from = ? AND id < ?))) OR "
+            "(priority IS NOT NULL AND (wait_from < ? OR (wait_from = ? AND id < ?))))",
+            (t.site, t.day, t.team_id, t.target_counter, t.id,
+             normal_before, normal_before, t.id, priority_before, priority_before, t.id))
+
     def stale_waiting(self, day: str) -> list[Ticket]:
         """Tickets still waiting from an earlier business day."""
         return [Ticket.from_row(r) for r in self._all(

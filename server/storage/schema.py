@@ -134,3 +134,86 @@ def m001_initial(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m002_report_journeys(db: Database) -> None:
+    """Reports: one folded row per ticket (kept up to date from the event log by seq) and
+    per-day / per-month aggregates with wait and service histograms."""
+    db.executescript(
+        """
+        CREATE TABLE journeys (
+            ticket_id INTEGER PRIMARY KEY,
+            site TEXT NOT NULL,
+            day TEXT NOT NULL,
+            hour INTEGER NOT NULL,
+            weekday INTEGER NOT NULL,
+            number INTEGER,
+            issued_at TEXT NOT NULL,
+            team_id INTEGER NOT NULL,
+            serve_team INTEGER,
+            counter INTEGER,
+            officer TEXT,
+            procedure_code TEXT,
+            field TEXT,
+            priority TEXT,
+            channel TEXT,
+            status TEXT NOT NULL,
+            first_called_at TEXT,
+            wait_s REAL,
+            started_at TEXT,
+            finished_at TEXT,
+            service_s REAL,
+            left_queue_at TEXT,
+            transfers INTEGER NOT NULL DEFAULT 0,
+            recalls INTEGER NOT NULL DEFAULT 0,
+            rating INTEGER,
+            rating_reason TEXT,
+            rated_at TEXT
+        );
+        CREATE INDEX journeys_day ON journeys (day, site);
+
+        CREATE TABLE report_cursor (
+            site TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT '{}'
+        );
+
+        CREATE TABLE report_stats (
+            dim TEXT NOT NULL,
+            period TEXT NOT NULL,
+            day TEXT NOT NULL,
+            site TEXT NOT NULL,
+            key TEXT NOT NULL,
+            issued INTEGER NOT NULL DEFAULT 0,
+            called INTEGER NOT NULL DEFAULT 0,
+            served INTEGER NOT NULL DEFAULT 0,
+            no_show INTEGER NOT NULL DEFAULT 0,
+            transferred INTEGER NOT NULL DEFAULT 0,
+            cancelled INTEGER NOT NULL DEFAULT 0,
+            wait_sum REAL NOT NULL DEFAULT 0,
+            wait_max REAL,
+            service_sum REAL NOT NULL DEFAULT 0,
+            service_max REAL,
+            r1 INTEGER NOT NULL DEFAULT 0,
+            r2 INTEGER NOT NULL DEFAULT 0,
+            r3 INTEGER NOT NULL DEFAULT 0,
+            r4 INTEGER NOT NULL DEFAULT 0,
+            peak_waiting INTEGER NOT NULL DEFAULT 0,
+            wait_hist BLOB,
+            service_hist BLOB,
+            PRIMARY KEY (dim, period, day, site, key)
+        );
+        """
+    )
+
+
+@migrations()
+def m002_queue_index(db: Database) -> None:
+    """Queue heads and positions are read by (site, day, status, team, wait clock)."""
+    db.executescript(
+        """
+        CREATE INDEX tickets_queue ON tickets (site, day, status, team_id, wait_from);
+        CREATE INDEX tickets_finished ON tickets (team_id, day, status, finished_at);
+        """
+    )
