@@ -17,14 +17,16 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from .accounts import AccountsMixin
+from .admin import AdminMixin
 from .catalog import CatalogMixin
 from .queue import QueueMixin
+from .reports import ReportsMixin
 from .schema import migrations
 
 DB_NAME = "qms.db"
 
 
-class Store(QueueMixin, CatalogMixin, AccountsMixin):
+class Store(QueueMixin, CatalogMixin, AccountsMixin, ReportsMixin, AdminMixin):
     def __init__(self, path: str | Path):
         self.path = Path(path)
         conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None,

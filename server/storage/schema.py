@@ -172,6 +172,7 @@ def m002_report_journeys(db: Database) -> None:
             rated_at TEXT
         );
         CREATE INDEX journeys_day ON journeys (day, site);
+        CREATE INDEX journeys_low_rated ON journeys (day) WHERE rating <= 2;
 
         CREATE TABLE report_cursor (
             site TEXT PRIMARY KEY,

@@ -1,0 +1,219 @@
+"""The report engine: keeps the `journeys` table and the per-day/month stats up to date from
+the event log (incrementally, by seq), and answers every manager report.
+
+Ranges holding up to EXACT_LIMIT tickets are computed exactly from journey rows
+(`report_figures`); longer ranges add up pre-aggregated stats rows (`report_stats`):
+counts, means, maxima and within-target shares stay exact there, p50/p90 come from
+one-minute histograms.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from . import report_figures as fig
+from . import report_stats as rs
+from .config import PRIORITY_LABELS_VI, Config
+from .report_fold import apply_event
+
+EXACT_LIMIT = 150_000
+WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def split_range(d0: date, d1: date) -> tuple[list[str], list[tuple[str, str]]]:
+    """Whole months inside [d0, d1] and the leftover day spans."""
+    months, spans = [], []
+    cur = d0
+    span_start = None
+    while cur <= d1:
+        first = cur.replace(day=1)
+        nxt = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+        if cur == first and nxt - timedelta(days=1) <= d1:
+            if span_start:
+                spans.append((span_start.isoformat(), (cur - timedelta(days=1)).isoformat()))
+                span_start = None
+            months.append(cur.strftime("%Y-%m"))
+            cur = nxt
+            continue
+        span_start = span_start or cur
+        cur += timedelta(days=1)
+    if span_start:
+        spans.append((span_start.isoformat(), d1.isoformat()))
+    return months, spans
+
+
+class ReportEngine:
+    def __init__(self, store, config: Config, clock):
+        self.store = store
+        self.config = config
+        self.clock = clock
+
+    # -- keeping up with the event log ------------------------------------------------------
+    def refresh(self, chunk: int = 5000) -> int:
+        """Fold events not yet folded; rebuild the stats of the days and months touched."""
+        tz = self.config.tz
+        touched: set[tuple[str, str]] = set()
+        folded = 0
+        with self.store.write():
+            fields = None
+            for site in self.store.event_sites():
+                seq, state = self.store.report_cursor(site)
+                officers = state.get("officers", {})
+                start_seq = seq
+                while True:
+                    evts = self.store.report_events(site, seq, chunk)
+                    if not evts:
+                        break
+                    if fields is None:
+                        fields = self.store.procedure_fields()
+                    ids = {e["ticket_id"] for e in evts
+                           if e.get("ticket_id") is not None and e["type"] != "ticket.issued"}
+                    js = self.store.journeys_by_ids(ids)
+                    changed = set()
+                    for e in evts:
+                        tid = apply_event(js, e, tz, fields.get, officers)
+                        if tid is not None:
+                            changed.add(tid)
+                    self.store.upsert_journeys([js[t] for t in changed])
+                    touched |= {(js[t]["site"], js[t]["day"]) for t in changed}
+                    folded += len(evts)
+                    seq = evts[-1]["seq"]
+                if seq != start_seq:
+                    self.store.set_report_cursor(site, seq, {"officers": officers})
+            self.rebuild_stats(touched)
+        return folded
+
+    def rebuild_stats(self, site_days) -> None:
+        now = iso(self.clock())
+        months = set()
+        for site, day in site_days:
+            rows = rs.day_rows(self.store.journeys_of_day(site, day), self.config.tz, now)
+            self.store.replace_stats("d", day, site, rows)
+            months.add((site, day[:7]))
+        for site, month in months:
+            rows = rs.month_rows(self.store.day_stats_of_month(site, month), month)
+            self.store.replace_stats("m", month, site, rows)
+
+    # -- helpers --------------------------------------------------------------------------
+    def target_s(self, by: str):
+        default = self.config.target_wait_min * 60
+        if by != "team":
+            return lambda key: default
+        targets = {t.id: (t.target_wait_min or self.config.target_wait_min) * 60
+                   for t in self.config.teams}
+        return lambda key: targets.get(key, default)
+
+    def label(self, by: str, key) -> str:
+        if key is None or key == "":
+            return {"field": "(không theo thủ tục)", "procedure": "(không theo thủ tục)"}.get(
+                by, "—")
+        if by == "team":
+            try:
+                return self.config.team(key).name
+            except Exception:
+                return f"Tổ {key}"
+        if by == "counter":
+            return f"Quầy {key}"
+        if by == "hour":
+            return f"{key:02d}:00–{key:02d}:59"
+        if by == "weekday":
+            return WEEKDAYS_VI[key]
+        if by == "priority":
+            return {"priority": "Ưu tiên", "normal": "Thông thường"}[key]
+        if by == "priority_class":
+            return PRIORITY_LABELS_VI.get(key, "Thông thường")
+        if by == "site":
+            return self.config.sites.get(key, key)
+        return str(key)
+
+    def exact(self, d0: date, d1: date, site: str | None, precision: str) -> bool:
+        if precision in ("exact", "fast"):
+            return precision == "exact"
+        return self.store.journey_count(d0.isoformat(), d1.isoformat(), site) <= EXACT_LIMIT
+
+    def _journeys(self, d0, d1, site):
+        return self.store.journeys_between(d0.isoformat(), d1.isoformat(), site)
+
+    def _stats(self, dim, d0, d1, site):
+        if dim == "day":
+            return self.store.stats_rows("all", [], [(d0.isoformat(), d1.isoformat())], site)
+        months, spans = split_range(d0, d1)
+        return self.store.stats_rows(dim, months, spans, site)
+
+    # -- reports --------------------------------------------------------------------------
+    def summary(self, d0: date, d1: date, by: str, site: str | None = None,
+                precision: str = "auto") -> dict:
+        fig.check_dim(by)
+        exact = self.exact(d0, d1, site, precision)
+        with self.store.read():
+            if exact:
+                js = self._journeys(d0, d1, site)
+                rows = fig.summarize(js, by, self.target_s(by))
+                total = fig.summarize(js, "all", self.target_s("all"))
+            else:
+                rows = rs.summarize(self._stats(by, d0, d1, site), by, self.target_s(by))
+                total = rs.summarize(self._stats("all", d0, d1, site), "all",
+                                     self.target_s("all"))
+        for r in rows:
+            r["label"] = self.label(by, r["key"])
+        return {"from": d0.isoformat(), "to": d1.isoformat(), "by": by, "site": site,
+                "exact": exact, "target_wait_s": self.config.target_wait_min * 60,
+                "rows": rows, "total": total[0] if total else None}
+
+    def heatmap(self, d0, d1, site=None, precision="auto") -> dict:
+        exact = self.exact(d0, d1, site, precision)
+        with self.store.read():
+            if exact:
+                out = fig.heatmap(self._journeys(d0, d1, site))
+            else:
+                out = rs.heatmap(self._stats("hourwd", d0, d1, site),
+                                 self._stats("day", d0, d1, site))
+        return {"from": d0.isoformat(), "to": d1.isoformat(), "exact": exact,
+                "weekdays": list(WEEKDAYS_VI), **out}
+
+    def occupancy(self, d0, d1, site=None, precision="auto") -> dict:
+        exact = self.exact(d0, d1, site, precision)
+        with self.store.read():
+            if exact:
+                days = fig.occupancy(self._journeys(d0, d1, site), self.config.tz,
+                                     iso(self.clock()))
+            else:
+                days = [{"site": r["site"], "day": r["day"], "peak": r["peak_waiting"],
+                         "at": None} for r in sorted(self._stats("day", d0, d1, site),
+                                                     key=lambda r: (r["day"], r["site"]))]
+        peak = max(days, key=lambda d: d["peak"], default=None)
+        return {"from": d0.isoformat(), "to": d1.isoformat(), "exact": exact, "peak": peak,
+                "days": days}
+
+    def low_ratings(self, d0, d1, site=None, max_score: int = 2, limit: int = 500) -> dict:
+        with self.store.read():
+            js = self.store.low_rated_journeys(d0.isoformat(), d1.isoformat(), max_score,
+                                               limit, site)
+        items = fig.low_ratings(js, max_score, limit)
+        for item in items:
+            item["team"] = self.label("team", item["team_id"])
+        return {"from": d0.isoformat(), "to": d1.isoformat(), "items": items}
+
+    def priority(self, d0, d1, site=None, precision="auto") -> dict:
+        both = self.summary(d0, d1, "priority", site, precision)
+        classes = self.summary(d0, d1, "priority_class", site, precision)
+        return {"from": both["from"], "to": both["to"], "exact": both["exact"],
+                "target_wait_s": both["target_wait_s"], "rows": both["rows"],
+                "classes": classes["rows"]}
+
+    def monthly(self, d0, d1, site=None, precision="auto") -> dict:
+        """The summary a centre reports upward: received, handled, on-time and satisfied
+        shares, by team and by field."""
+        teams = self.summary(d0, d1, "team", site, precision)
+        fields = self.summary(d0, d1, "field", site, precision)
+        return {"from": teams["from"], "to": teams["to"], "exact": teams["exact"],
+                "centre": self.config.name, "target_wait_s": teams["target_wait_s"],
+                "total": teams["total"], "teams": teams["rows"], "fields": fields["rows"]}
+
+    def journeys(self, d0, d1, site=None) -> list[dict]:
+        with self.store.read():
+            return self._journeys(d0, d1, site)
