@@ -132,7 +132,8 @@ def spec() -> dict:
             params=[_q("from", {"type": "string", "format": "date"}),
                     _q("to", {"type": "string", "format": "date"}),
                     _q("by", {"type": "string", "enum": [
-                        "team", "counter", "procedure", "hour", "day", "all"]})])},
+                        "team", "counter", "officer", "procedure", "field", "hour", "weekday",
+                        "day", "priority", "priority_class", "site", "all"]})])},
         "/api/v1/openapi.json": {"get": _op("This document", secure=False, errors=())},
     }
     for action, (summary, schema) in COUNTER_OPS.items():

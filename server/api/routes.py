@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
-
 from flask import jsonify, request
 
-from .. import reports
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from . import bp
 from .helpers import body, current_principal, idem, int_arg, qms, requires, result
@@ -216,22 +213,17 @@ def device_statuses():
 @bp.get("/reports/waits")
 @requires("reports.read")
 def report_waits():
+    """Kept for API v1 clients; the manager's report engine answers it (`by` also takes
+    officer, field, weekday, priority, site)."""
+    from ..report_engine import ReportEngine
+    from ..report_figures import day_range
+
     q = qms()
-    cfg = q.config
-    start, end = reports.day_range(request.args.get("from"), request.args.get("to"), cfg.tz,
-                                   q.service.clock().astimezone(cfg.tz).date())
-    by = request.args.get("by", "team")
-    with q.store.read():
-        evts = list(q.store.events_between(
-            start.astimezone(UTC).isoformat(timespec="milliseconds"),
-            end.astimezone(UTC).isoformat(timespec="milliseconds")))
-    js = [j for j in reports.journeys(evts).values() if start <= j.issued_at < end]
-    target = cfg.target_wait_min * 60
-    rows = reports.wait_report(js, by, cfg.tz, target)
-    total = reports.wait_report(js, "all", cfg.tz, target)
-    return {"from": start.date().isoformat(),
-            "to": (end.date() - timedelta(days=1)).isoformat(), "by": by,
-            "target_wait_s": target, "rows": rows, "total": total[0] if total else None}
+    eng = ReportEngine(q.store, q.config, q.service.clock)
+    eng.refresh()
+    d0, d1 = day_range(request.args.get("from"), request.args.get("to"), q.config.tz,
+                       q.service.clock().astimezone(q.config.tz).date())
+    return eng.summary(d0, d1, request.args.get("by", "team"))
 
 
 @bp.get("/openapi.json")

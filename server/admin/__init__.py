@@ -1,0 +1,1 @@
+"""Admin pages (/admin): configuration, catalogue, users and devices, and their API."""

@@ -1,0 +1,118 @@
+"""CSV and XLSX exports of the manager reports and of raw ticket journeys.
+
+A report payload becomes one or more tables (title, headers, rows); CSV writes the first
+table (UTF-8 with BOM so Excel opens Vietnamese correctly), XLSX writes one sheet per table.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from .report_fold import JOURNEY_COLUMNS
+
+GROUP_HEADERS = [
+    "Nhóm (group)", "Mã (key)", "Số phiếu (issued)", "Đã gọi (called)",
+    "Đã phục vụ (served)", "Vắng mặt (no-show)", "Chuyển (transferred)", "Hủy (cancelled)",
+    "Chờ TB giây (wait mean s)", "Chờ trung vị (wait p50)", "Chờ p90 (wait p90)",
+    "Chờ lâu nhất (wait max)", "Phục vụ TB giây (service mean s)",
+    "Phục vụ trung vị (service p50)", "Phục vụ p90 (service p90)",
+    "Phục vụ lâu nhất (service max)", "Đúng hạn % (within target %)",
+    "Rất hài lòng (4)", "Hài lòng (3)", "Bình thường (2)", "Không hài lòng (1)",
+    "Hài lòng % (satisfied %)"]
+
+
+def pct(x):
+    return None if x is None else round(100 * x, 1)
+
+
+def group_row(r: dict) -> list:
+    w, s, rt = r["wait_s"], r["service_s"], r["ratings"]
+    return [r.get("label", r["key"]), r["key"], r["issued"], r["called"], r["served"],
+            r["no_show"], r["transferred"], r["cancelled"], w["mean"], w["p50"], w["p90"],
+            w["max"], s["mean"], s["p50"], s["p90"], s["max"], pct(r["within_target"]),
+            rt["4"], rt["3"], rt["2"], rt["1"], pct(r["satisfied_share"])]
+
+
+def group_table(title: str, rows: list[dict], total: dict | None = None) -> tuple:
+    body = [group_row(r) for r in rows]
+    if total:
+        body.append(group_row({**total, "label": "Tổng cộng (total)", "key": "all"}))
+    return (title, GROUP_HEADERS, body)
+
+
+def tables(report: str, data) -> list[tuple[str, list, list]]:
+    """A report payload as (title, headers, rows) tables."""
+    if report in ("summary", "satisfaction", "waits"):
+        return [group_table(f"Theo {data['by']}", data["rows"], data.get("total"))]
+    if report == "priority":
+        return [group_table("Ưu tiên và thông thường", data["rows"]),
+                group_table("Theo đối tượng ưu tiên", data["classes"])]
+    if report == "monthly":
+        return [group_table("Theo tổ (by team)", data["teams"], data["total"]),
+                group_table("Theo lĩnh vực (by field)", data["fields"])]
+    if report == "heatmap":
+        hours = [f"{h:02d}h" for h in range(24)]
+        head = ["Thứ (weekday)", *hours]
+        return [("Số lượt đến (arrivals)", head,
+                 [[d, *row] for d, row in zip(data["weekdays"], data["arrivals"], strict=True)]),
+                ("Chờ TB giây (mean wait s)", head,
+                 [[d, *row] for d, row in zip(data["weekdays"], data["mean_wait_s"],
+                                              strict=True)])]
+    if report == "occupancy":
+        return [("Số người chờ cao nhất (peak waiting)",
+                 ["Ngày (day)", "Điểm (site)", "Cao nhất (peak)", "Lúc (at, UTC)"],
+                 [[d["day"], d["site"], d["peak"], d["at"]] for d in data["days"]])]
+    if report == "low-ratings":
+        cols = ["day", "number", "team", "counter", "officer", "procedure_code", "score",
+                "reason", "rated_at"]
+        return [("Đánh giá thấp (low ratings)", cols,
+                 [[i[c] for c in cols] for i in data["items"]])]
+    if report == "journeys":
+        return [("Hành trình số (ticket journeys)", list(JOURNEY_COLUMNS),
+                 [[j[c] for c in JOURNEY_COLUMNS] for j in data])]
+    raise KeyError(report)
+
+
+def to_csv(table: tuple) -> bytes:
+    _, headers, rows = table
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(headers)
+    writer.writerows(rows)
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def to_xlsx(tabs: list[tuple], heading: list[str] | None = None) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook(write_only=True)
+    bold = Font(bold=True)
+    for title, headers, rows in tabs:
+        ws = wb.create_sheet(title=_sheet_name(title))
+        from openpyxl.cell import WriteOnlyCell
+
+        for line in heading or []:
+            cell = WriteOnlyCell(ws, value=line)
+            cell.font = bold
+            ws.append([cell])
+        if heading:
+            ws.append([title])
+        head = []
+        for h in headers:
+            cell = WriteOnlyCell(ws, value=h)
+            cell.font = bold
+            head.append(cell)
+        ws.append(head)
+        for row in rows:
+            ws.append(row)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _sheet_name(title: str) -> str:
+    for ch in "[]:*?/\\":
+        title = title.replace(ch, " ")
+    return title[:31]

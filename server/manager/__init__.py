@@ -1,0 +1,1 @@
+"""Manager pages: reports and the live dashboard (/manager) and their API."""
