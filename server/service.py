@@ -83,9 +83,8 @@ class QueueService:
         events.append(evt)
 
     def _waiting_for(self, site: str, day: str) -> dict[str, int]:
-        counts = self.store.waiting_counts(site, day)
-        return {str(t.id): counts.get(t.id, {}).get("waiting", 0)
-                for t in self.config.teams if t.site == site}
+        counts = self.store.waiting_totals(site, day)
+        return {str(t.id): counts.get(t.id, 0) for t in self.config.teams if t.site == site}
 
     def _close_stale_days(self, now: datetime, events: list) -> None:
         """Tickets left open from an earlier business day are closed with an event."""
@@ -154,7 +153,7 @@ class QueueService:
                        procedure_code=procedure["code"] if procedure else None)
             self.store.insert_ticket(t)
             self._event(events, now, "ticket.issued", t, actor=actor)
-            return 201, self.ticket_view(t, now, include_token=True)
+            return 201, self.ticket_view(t, now, include_token=True, procedure=procedure)
 
         return self.run(cmd, idem)
 
@@ -164,7 +163,7 @@ class QueueService:
         return iso(local.astimezone(UTC))
 
     def ticket_view(self, t: Ticket, now: datetime | None = None,
-                    include_token: bool = False) -> dict:
+                    include_token: bool = False, procedure: dict | None = None) -> dict:
         now = now or self.clock()
         team = self.config.team(t.team_id)
         view = public_ticket(t)
@@ -178,7 +177,7 @@ class QueueService:
         view["waiting_ahead"] = ahead
         view["estimated_wait_s"] = wait
         if t.procedure_code:
-            proc = self.store.procedure(t.procedure_code)
+            proc = procedure or self.store.procedure(t.procedure_code)
             view["procedure_name"] = proc["name"] if proc else None
         if include_token:
             view["token"] = t.token
@@ -187,9 +186,8 @@ class QueueService:
 
     def estimate(self, team_id: int, ahead: int, day: str) -> int:
         mean = self.store.mean_service_s(team_id, day) or self.config.default_service_s
-        states = self.store.counter_states()
-        open_n = sum(1 for c in self.config.counters_for_team(team_id)
-                     if states.get(c.number) and states[c.number].status == "open")
+        open_n = self.store.open_counters([c.number for c in
+                                           self.config.counters_for_team(team_id)])
         return rules.estimate_wait(ahead, mean, open_n)
 
     def citizen_view(self, token: str) -> dict:

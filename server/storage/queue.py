@@ -91,6 +91,18 @@ class QueueMixin:
             "WHERE status='waiting' AND site=? AND day=? GROUP BY team_id", (site, day))
         return {r["team_id"]: r for r in rows}
 
+    def waiting_totals(self, site: str, day: str) -> dict[int, int]:
+        """Waiting tickets per team (answered from the queue index alone)."""
+        rows = self.db.conn.execute(
+            "SELECT team_id, COUNT(*) FROM tickets WHERE site=? AND day=? AND status='waiting'"
+            " GROUP BY team_id", (site, day)).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def open_counters(self, numbers: list[int]) -> int:
+        return self._value(
+            f"SELECT COUNT(*) FROM counters WHERE status='open' AND number IN "
+            f"({','.join('?' for _ in numbers)})", tuple(numbers)) if numbers else 0
+
     def recent_calls(self, team_id: int, day: str, limit: int) -> list[bool]:
         """Newest first: whether each recent first call of the team was a priority ticket."""
         rows = self.db.conn.execute(

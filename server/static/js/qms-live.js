@@ -72,7 +72,10 @@
     });
     this.socket.on("disconnect", function () { self.onStatus("offline"); });
     this.socket.on("connect_error", function (err) {
-      self.onStatus(err && err.message === "unauthorized" ? "unauthorized" : "offline");
+      // the server refuses with ConnectionRefusedError({"code": "unauthorized"}): python-socketio
+      // sends it as the message text "{'code': 'unauthorized'}", so match the code anywhere
+      var why = err ? String(err.message || "") + " " + JSON.stringify(err.data || "") : "";
+      self.onStatus(/unauthorized/.test(why) ? "unauthorized" : "offline");
     });
     this.socket.on("event", function (evt) { self.receive(evt); });
     return this;
