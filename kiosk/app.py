@@ -1,0 +1,331 @@
+"""The kiosk Kivy app: owns the state and every action; the screens only show it.
+
+Network and printer work runs on worker threads; results come back with `@mainthread`.
+The logic it drives lives in Kivy-free modules (flow, client, printing, settings, i18n).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from kivy.app import App
+from kivy.clock import Clock, mainthread
+from kivy.core.window import Window
+from kivy.properties import BooleanProperty, DictProperty, NumericProperty, StringProperty
+from kivy.uix.screenmanager import FadeTransition, NoTransition, ScreenManager
+
+from hardware.printer import PrinterError, TicketPrinter
+
+from . import i18n
+from .client import CatalogueCache, KioskError, LiveFeed, ServerClient
+from .flow import ISSUING, IdleClock, QueueInfo, TicketFlow
+from .printing import PrintResult, PrintService
+from .search import SearchIndex
+from .settings import KioskSettings
+from .widgets import BACKGROUND
+
+log = logging.getLogger("qms.kiosk")
+
+SCREENS = ("home", "search", "browse", "detail", "ticket", "message", "saver")
+
+
+class KioskApp(App):
+    lang = StringProperty("vi")
+    priority = StringProperty("")
+    ready = BooleanProperty(False)  # the catalogue is loaded
+    banner = StringProperty("")  # connection trouble shown on Home
+    queue_rev = NumericProperty(0)  # bumped whenever waiting counts change
+    live = BooleanProperty(False)  # Socket.IO connected
+    procedure = DictProperty({})
+    ticket = DictProperty({})
+    print_state = StringProperty("")  # "" | printing | printed | failed | none
+    print_message = StringProperty("")
+    error_code = StringProperty("")
+    error_detail = StringProperty("")
+    issuing = BooleanProperty(False)
+    countdown = NumericProperty(0)
+    field = StringProperty("")
+    clock_text = StringProperty("")
+
+    def __init__(self, settings: KioskSettings, **kwargs):
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.title = "QMS-HCC – Lấy số thứ tự"
+        self.lang = settings.language
+        self.client = ServerClient(settings.server, settings.token, settings.http_timeout_s)
+        self.cache = CatalogueCache(settings.cache_dir)
+        self.index = SearchIndex([], settings.synonyms)
+        self.flow = TicketFlow()
+        self.queue = QueueInfo()
+        self.idle = IdleClock(settings.idle_home_s, settings.screensaver_s,
+                              settings.ticket_home_s)
+        self.printer = self._make_printer(settings)
+        self.printing = PrintService(self.printer, self.client, lambda: self.queue.centre,
+                                     settings.ticket_language)
+        self.live_feed = LiveFeed(self.client, self._on_state_thread, self._on_event_thread,
+                                  self._on_link_thread)
+        self.history: list[str] = []
+        self.touches = 0
+
+    @staticmethod
+    def _make_printer(settings: KioskSettings) -> TicketPrinter | None:
+        if not settings.printer:
+            return None
+        try:
+            return TicketPrinter(settings.printer, settings.profile, settings.printer_mode,
+                                 name="kiosk-printer")
+        except PrinterError as exc:
+            log.error("printer disabled: %s", exc)
+            return None
+
+    # -- wording for the .kv files -------------------------------------------------------------
+    def t(self, key: str, lang: str | None = None, **values) -> str:
+        return i18n.tr(key, lang or self.lang, **values)
+
+    def priority_label(self, code: str, lang: str | None = None) -> str:
+        return i18n.priority_label(code, lang or self.lang)
+
+    # -- life cycle ----------------------------------------------------------------------------
+    def build(self):
+        from .screens import load_screens
+
+        Window.clearcolor = BACKGROUND
+        Window.bind(on_touch_down=self._on_any_touch)
+        sm = ScreenManager(transition=NoTransition())
+        for screen in load_screens():
+            sm.add_widget(screen)
+        sm.current = "home"
+        self.sm = sm
+        Clock.schedule_interval(self._tick, 0.5)
+        return sm
+
+    def on_start(self):
+        self.printing.start()
+        threading.Thread(target=self._load_catalogue, name="kiosk-catalogue", daemon=True).start()
+        self.live_feed.start()
+
+    def on_stop(self):
+        self.live_feed.stop()
+        self.printing.stop()
+
+    # -- catalogue -----------------------------------------------------------------------------
+    def _load_catalogue(self) -> None:
+        cached = self.cache.load()
+        if cached and not self.ready:
+            self.index.update(cached)
+            self._catalogue_loaded(len(cached), from_cache=True)
+        while True:
+            try:
+                procs = self.client.catalogue()
+            except KioskError as exc:
+                log.warning("catalogue download failed: %s", exc)
+                self._set_banner(i18n.tr("catalogue_offline", self.lang) if not self.ready else "")
+                time.sleep(3)
+                continue
+            self.index.update(procs)
+            self.cache.save(procs)
+            self._catalogue_loaded(len(procs), from_cache=False)
+            return
+
+    @mainthread
+    def _set_banner(self, text: str) -> None:
+        self.banner = text
+
+    @mainthread
+    def _catalogue_loaded(self, n: int, from_cache: bool) -> None:
+        log.info("catalogue: %d procedures%s", n, " (cache)" if from_cache else "")
+        self.ready = True
+        self.banner = ""
+        self.queue_rev += 1
+
+    # -- live queue figures --------------------------------------------------------------------
+    def _on_state_thread(self, snap: dict) -> None:
+        self._apply_state(snap)
+
+    @mainthread
+    def _apply_state(self, snap: dict) -> None:
+        self.queue.apply_state(snap)
+        self.queue_rev += 1
+
+    def _on_event_thread(self, evt: dict) -> None:
+        self._apply_event(evt)
+
+    @mainthread
+    def _apply_event(self, evt: dict) -> None:
+        if self.queue.apply_event(evt):
+            self.queue_rev += 1
+        if evt.get("waiting") is not None:  # fresh estimates from the server, off the UI
+            Clock.unschedule(self._refresh_state)
+            Clock.schedule_once(self._refresh_state, 1.0)
+
+    def _refresh_state(self, *_):
+        threading.Thread(target=self.live_feed.refresh, daemon=True).start()
+
+    def _on_link_thread(self, up: bool) -> None:
+        self._set_live(up)
+
+    @mainthread
+    def _set_live(self, up: bool) -> None:
+        self.live = up
+
+    def team_info(self, team_id):
+        return self.queue.team(team_id)
+
+    # -- navigation ----------------------------------------------------------------------------
+    def show(self, name: str, remember: bool = True) -> None:
+        sm = self.sm
+        if remember and sm.current not in ("message", "saver", name):
+            self.history.append(sm.current)
+            del self.history[:-10]
+        sm.current = name
+        self.idle.entered_screen()
+
+    def go_home(self, *_):
+        self.history.clear()
+        self.field = ""
+        self.sm.transition = NoTransition()
+        self.show("home", remember=False)
+
+    def go_back(self, *_):
+        target = self.history.pop() if self.history else "home"
+        if target in ("ticket", "message"):
+            target = "home"
+        self.show(target, remember=False)
+
+    def open_search(self, *_):
+        self.show("search")
+
+    def open_browse(self, field: str = ""):
+        self.field = field
+        self.show("browse")
+
+    def open_procedure(self, code: str):
+        proc = self.index.get(code)
+        if proc is None:
+            return
+        self.procedure = dict(proc)
+        self.show("detail")
+
+    def toggle_language(self, *_):
+        self.lang = "en" if self.lang == "vi" else "vi"
+
+    def choose_priority(self, code: str):
+        self.priority = "" if self.priority == code else code
+
+    def popular(self) -> list[dict]:
+        out = [self.index.get(code) for code in self.settings.popular]
+        return [p for p in out if p]
+
+    def home_fields(self) -> list[tuple[str, int]]:
+        counts = dict(self.index.fields())
+        if self.settings.fields:
+            return [(f, counts.get(f, 0)) for f in self.settings.fields if f in counts]
+        return self.index.fields()[: self.settings.field_buttons]
+
+    # -- taking a number -----------------------------------------------------------------------
+    def take_number(self, *_):
+        proc = self.procedure
+        if not proc:
+            return
+        intent = self.flow.begin(proc.get("code"), self.priority or None)
+        self._send(intent)
+
+    def retry(self, *_):
+        self._send(self.flow.retry())
+
+    def _send(self, intent) -> None:
+        if intent is None:
+            return
+        self.issuing = True
+        threading.Thread(target=self._issue_worker, args=(intent,), daemon=True).start()
+
+    def _issue_worker(self, intent) -> None:
+        try:
+            ticket = self.client.issue_ticket(intent.procedure_code, intent.priority,
+                                              intent.key, intent.team_id)
+        except KioskError as exc:
+            self._issue_failed(exc)
+        else:
+            self._issued(ticket)
+
+    @mainthread
+    def _issue_failed(self, exc: KioskError) -> None:
+        self.flow.failed(exc)
+        self.issuing = False
+        log.warning("ticket not issued: %s", exc)
+        self.error_code = exc.code
+        self.error_detail = exc.message
+        self.show("message")
+
+    @mainthread
+    def _issued(self, ticket: dict) -> None:
+        self.flow.succeeded(ticket)
+        self.issuing = False
+        self.ticket = ticket
+        self.priority = ""
+        if self.printing.enabled:
+            self.print_state, self.print_message = "printing", ""
+            self.printing.submit(ticket, self._printed_thread)
+        else:
+            self.print_state, self.print_message = "none", ""
+        self.show("ticket")
+
+    def reprint(self, *_):
+        if self.printing.reprint(self._printed_thread):
+            self.print_state, self.print_message = "printing", ""
+            self.idle.touched()
+
+    def _printed_thread(self, result: PrintResult) -> None:
+        self._printed(result)
+
+    @mainthread
+    def _printed(self, result: PrintResult) -> None:
+        if result.ticket_id != self.ticket.get("id"):
+            return
+        if result.ok:
+            self.print_state, self.print_message = "printed", ""
+        else:
+            self.print_state = "failed"
+            self.print_message = result.message_vi if self.lang == "vi" else result.message_en
+            self.idle.touched()  # keep the number on screen for the photo
+
+    def error_text(self, code: str, detail: str, lang: str | None = None) -> str:
+        return i18n.error_text(code, detail, lang or self.lang)
+
+    # -- idle ----------------------------------------------------------------------------------
+    def _on_any_touch(self, *_):
+        self.touches += 1
+        self.idle.touched()
+        return False
+
+    def wake(self, *_):
+        self.go_home()
+
+    def _tick(self, _dt):
+        self.clock_text = time.strftime("%H:%M")
+        screen = self.sm.current
+        busy = self.flow.state == ISSUING or (screen == "ticket" and self.print_state == "printing")
+        if screen == "ticket" and self.print_state == "failed":
+            limit = 3 * self.idle.ticket_after_s  # time to take a photo
+            due = "home" if self.idle.idle_for() >= limit else None
+            self.countdown = max(0, int(limit - self.idle.idle_for()))
+        else:
+            due = self.idle.due(screen, busy=busy)
+            self.countdown = self.idle.remaining(screen)
+        if due == "home":
+            self.go_home()
+            if screen != "home":
+                self.flow.reset()
+                self.priority = ""
+                self.lang = self.settings.language
+        elif due == "saver":
+            self.flow.reset()
+            self.priority = ""
+            self.lang = self.settings.language
+            self.sm.transition = FadeTransition(duration=0.3)
+            self.show("saver", remember=False)
+            self.sm.transition = NoTransition()
+        if screen == "ticket" and self.print_state == "failed" and int(time.monotonic()) % 10 == 0:
+            self.printing.check()

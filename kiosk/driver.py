@@ -1,0 +1,233 @@
+"""Scripted touches on the real kiosk (tests, screenshots, demos): `qms kiosk --script S.json`.
+
+The script is JSON ``{"out": "result.json", "steps": [...]}``; each step is one of::
+
+    {"wait": {"ready": true} | {"screen": "home"} | {"text": "Máy in hết giấy"}
+             | {"attr": "print_state", "value": "printed"} | {"file": "/tmp/go"},
+     "timeout": 10}
+    {"touch": {"id": "search_box"} | {"text": "Đăng ký khai sinh"} | {"key": "a"}}
+    {"double_touch": {...}}       two taps on the same widget in consecutive frames
+    {"type": "khai sinh"}         key by key on the on-screen keyboard (counted as keys)
+    {"screenshot": "path.png"}    taken from on_flip (a Clock callback would be black)
+    {"dump": "name"}              records the screen, its texts and the app state
+    {"write": "/tmp/flag"}        tells the test process something happened
+    {"sleep": 0.5}
+    {"idle": {"home": 2, "saver": 3, "ticket": 2}}   shorter idle timers
+
+Touches go through the window's input dispatch (kivy's UnitTestTouch), like a finger.
+The result file gets: ok, error, touches (not counting keyboard keys), keys, per-key
+search+redraw times, dumps. The app stops when the script ends or a step times out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.uix.button import Button
+from kivy.uix.label import Label
+
+from hardware.vntext import fold
+
+log = logging.getLogger("qms.kiosk.driver")
+
+
+def _visible(w) -> bool:
+    while w is not None:
+        if w.opacity == 0 or getattr(w, "disabled", False):
+            return False
+        if w.parent is w:
+            break
+        w = w.parent
+    return True
+
+
+class Driver:
+    def __init__(self, app, script: dict, base: Path):
+        self.app = app
+        self.steps = list(script.get("steps") or [])
+        self.out = Path(script.get("out") or base / "result.json")
+        self.result: dict = {"ok": False, "error": None, "touches": 0, "keys": 0,
+                             "key_ms": [], "dumps": {}, "steps_done": 0, "screens": []}
+        self.i = 0
+        self.started = 0.0
+        self.pending_double = None
+        self.shot_done = False
+
+    # -- helpers ---------------------------------------------------------------------------
+    @property
+    def screen(self):
+        return self.app.sm.current_screen
+
+    def texts(self) -> list[str]:
+        return [w.text for w in self.screen.walk() if isinstance(w, Label) and w.text
+                and _visible(w)]
+
+    def find(self, target: dict):
+        if "key" in target:
+            return self.screen.keys.get(target["key"])
+        if "id" in target:
+            w = self.screen.ids.get(target["id"])
+            return w if w is not None and _visible(w) else None
+        want = fold(target["text"])
+        best = None
+        for w in self.screen.walk():
+            if isinstance(w, Button) and _visible(w) and want in fold(w.text):
+                if best is None or len(w.text) < len(best.text):
+                    best = w
+        return best
+
+    def tap(self, w) -> None:
+        from kivy.tests.common import UnitTestTouch
+
+        x, y = w.to_window(*w.center)
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        touch.touch_up()
+
+    # -- the loop --------------------------------------------------------------------------
+    def start(self, *_):
+        Clock.schedule_interval(self.poll, 0)
+
+    def poll(self, _dt):
+        if self.pending_double is not None:
+            w, self.pending_double = self.pending_double, None
+            self.tap(w)
+            self.result["touches"] += 1
+            return
+        if self.i >= len(self.steps):
+            self.finish(True)
+            return False
+        step = self.steps[self.i]
+        if not self.started:
+            self.started = time.monotonic()
+            self.shot_done = False
+        try:
+            done = self.run_step(step)
+        except Exception as exc:  # report, screenshot, stop
+            log.exception("driver step failed")
+            self.result["error"] = f"step {self.i} {step}: {exc!r}"
+            self.finish(False)
+            return False
+        if done:
+            self.result["steps_done"] = self.i = self.i + 1
+            self.started = 0.0
+        elif time.monotonic() - self.started > float(step.get("timeout", 10)):
+            self.result["error"] = (f"step {self.i} {step} timed out on screen "
+                                    f"{self.app.sm.current}: {self.texts()[:12]}")
+            self.finish(False)
+            return False
+
+    def run_step(self, step: dict) -> bool:
+        app = self.app
+        if "wait" in step:
+            cond = step["wait"]
+            if cond.get("ready"):
+                return bool(app.ready and app.queue.known)
+            if "screen" in cond:
+                return app.sm.current == cond["screen"]
+            if "text" in cond:
+                want = fold(cond["text"])
+                return any(want in fold(t) for t in self.texts())
+            if "attr" in cond:
+                return getattr(app, cond["attr"]) == cond["value"]
+            if "file" in cond:
+                return os.path.exists(cond["file"])
+            raise ValueError(f"unknown wait {cond}")
+        if "touch" in step or "double_touch" in step:
+            target = step.get("touch") or step["double_touch"]
+            w = self.find(target)
+            if w is None:
+                return False
+            self.tap(w)
+            self.result["keys" if "key" in target else "touches"] += 1
+            if "double_touch" in step:
+                self.pending_double = w
+            self.result["screens"].append(app.sm.current)
+            return True
+        if "type" in step:
+            for ch in step["type"]:
+                w = self.find({"key": "space" if ch == " " else ch})
+                if w is None:
+                    raise ValueError(f"no key {ch!r} on screen {app.sm.current}")
+                t0 = time.perf_counter()
+                self.tap(w)
+                self.result["key_ms"].append((time.perf_counter() - t0) * 1000)
+                self.result["keys"] += 1
+            return True
+        if "screenshot" in step:
+            if not self.shot_done and not getattr(self, "_shot_bound", False):
+                self._shot_path = step["screenshot"]
+                self._shot_bound = True
+                Window.bind(on_flip=self._on_flip)
+                Window.canvas.ask_update()
+            return self.shot_done
+        if "dump" in step:
+            self.result["dumps"][step["dump"]] = self.dump()
+            return True
+        if "write" in step:
+            Path(step["write"]).write_text(json.dumps(self.dump(), ensure_ascii=False))
+            return True
+        if "sleep" in step:
+            return time.monotonic() - self.started >= float(step["sleep"])
+        if "idle" in step:
+            idle = step["idle"]
+            app.idle.home_after_s = idle.get("home", app.idle.home_after_s)
+            app.idle.saver_after_s = idle.get("saver", app.idle.saver_after_s)
+            app.idle.ticket_after_s = idle.get("ticket", app.idle.ticket_after_s)
+            return True
+        raise ValueError(f"unknown step {step}")
+
+    def _on_flip(self, *_):
+        Window.unbind(on_flip=self._on_flip)
+        self._shot_bound = False
+        path = Path(self._shot_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        made = Window.screenshot(name=str(path.with_suffix("")) + "-tmp.png")
+        if made:
+            shutil.move(made, path)
+        self.shot_done = True
+
+    def dump(self) -> dict:
+        app, flow = self.app, self.app.flow
+        return {"screen": app.sm.current, "texts": self.texts(), "ticket": dict(app.ticket),
+                "print_state": app.print_state, "print_message": app.print_message,
+                "error_code": app.error_code, "flow_state": flow.state,
+                "taps_ignored": flow.taps_ignored,
+                "attempts": flow.intent.attempts if flow.intent else 0,
+                "key": flow.intent.key if flow.intent else None,
+                "touches": self.result["touches"], "keys": self.result["keys"],
+                "lang": app.lang, "live": app.live,
+                "waiting": {t.id: t.waiting for t in app.queue.teams.values()}}
+
+    def finish(self, ok: bool) -> None:
+        Clock.unschedule(self.poll)
+        self.result["ok"] = ok and not self.result["error"]
+        self.result["final"] = self.dump()
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.out.write_text(json.dumps(self.result, ensure_ascii=False, indent=1))
+        self.app.exit_code = 0 if self.result["ok"] else 1
+        if not ok:
+            try:
+                Window.screenshot(name=str(self.out.with_suffix("")) + "-failure.png")
+            except Exception:  # best effort
+                pass
+        Clock.schedule_once(lambda *_: self.app.stop(), 0)
+
+
+def attach(app, script_path: str) -> Driver:
+    path = Path(script_path)
+    script = json.loads(path.read_text(encoding="utf-8"))
+    driver = Driver(app, script, path.parent)
+
+    def on_start(*_):  # must return None, or App.on_start itself is skipped
+        Clock.schedule_once(driver.start, 0.1)
+
+    app.bind(on_start=on_start)
+    return driver

@@ -1,0 +1,59 @@
+"""Procedure detail: what to bring, time, fees, where it is received, the queue now; "Lấy số"."""
+
+from __future__ import annotations
+
+import os
+
+from kivy.app import App
+from kivy.lang import Builder
+from kivy.uix.screenmanager import Screen
+
+from ..i18n import counters_text, days_text, short_name, tr, wait_text
+
+Builder.load_file(os.path.join(os.path.dirname(__file__), "detail.kv"))
+
+
+class DetailScreen(Screen):
+    def on_kv_post(self, base_widget):
+        app = App.get_running_app()
+        app.bind(procedure=self.refresh, lang=self.refresh, queue_rev=self.refresh_queue,
+                 priority=self.refresh_queue, issuing=self.refresh_queue)
+
+    def on_pre_enter(self, *_):
+        self.refresh()
+        self.ids.scroll.scroll_y = 1
+
+    def refresh(self, *_):
+        app = App.get_running_app()
+        proc, lang = app.procedure, app.lang
+        if not proc:
+            return
+        ids = self.ids
+        ids.name.text = short_name(proc.get("name", ""))
+        ids.meta.text = " · ".join(str(x) for x in (proc.get("field"), proc.get("level"),
+                                                    proc.get("agency")) if x)
+        docs = [d for d in proc.get("documents") or [] if d]
+        ids.documents.text = ("\n".join(f"•  {d}" for d in docs) if docs
+                              else tr("detail_no_documents", lang))
+        ids.days.text = days_text(proc.get("processing_days"), lang)
+        ids.fee.text = str(proc.get("fee") or tr("detail_fee_none", lang))
+        self.refresh_queue()
+
+    def refresh_queue(self, *_):
+        app = App.get_running_app()
+        proc, lang = app.procedure, app.lang
+        if not proc:
+            return
+        team = app.team_info(proc.get("team_id"))
+        ids = self.ids
+        if team is not None:
+            name = team.name_en if lang == "en" and team.name_en else team.name
+            ids.where.text = f"{name}\n{tr('detail_counters', lang, counters=counters_text(team.counters))}"
+            ids.waiting.text = tr("detail_waiting", lang, n=team.waiting,
+                                  wait=wait_text(team.estimated_wait_s, lang))
+        else:
+            ids.where.text = ""
+            ids.waiting.text = tr("detail_waiting_unknown", lang)
+        ids.priority.text = (tr("priority_chosen", lang, label=app.priority_label(app.priority))
+                             if app.priority else "")
+        ids.take.text = tr("issuing", lang) if app.issuing else tr("take_number", lang)

@@ -1,0 +1,62 @@
+"""Home: big buttons for the most-used procedures and fields, search, language, priority."""
+
+from __future__ import annotations
+
+import os
+
+from kivy.app import App
+from kivy.lang import Builder
+from kivy.metrics import dp
+from kivy.uix.screenmanager import Screen
+
+from ..i18n import clip, short_name, tr
+from ..widgets import BLUE, GREY, BigButton, ToggleChip
+
+Builder.load_file(os.path.join(os.path.dirname(__file__), "home.kv"))
+
+FIELD_BG = (0.0, 0.42, 0.45, 1)
+
+
+class HomeScreen(Screen):
+    def on_kv_post(self, base_widget):
+        app = App.get_running_app()
+        app.bind(ready=self.refresh, lang=self.refresh, priority=self.refresh_priority)
+
+    def on_pre_enter(self, *_):
+        self.refresh()
+
+    def refresh(self, *_):
+        app = App.get_running_app()
+        lang = app.lang
+        grid = self.ids.popular_grid
+        grid.clear_widgets()
+        for proc in app.popular():
+            btn = BigButton(text=clip(short_name(proc["name"]), 60), key=proc["code"],
+                            font_size="26sp")
+            btn.bind(on_release=lambda b: app.open_procedure(b.key))
+            grid.add_widget(btn)
+        fields = self.ids.field_grid
+        fields.clear_widgets()
+        for name, _count in app.home_fields():
+            btn = BigButton(text=name, key=name, bg=FIELD_BG, font_size="22sp")
+            btn.bind(on_release=lambda b: app.open_browse(b.key))
+            fields.add_widget(btn)
+        more = BigButton(text=tr("all_fields", lang), bg=GREY, font_size="22sp")
+        more.bind(on_release=lambda b: app.open_browse(""))
+        fields.add_widget(more)
+        row = self.ids.priority_row
+        row.clear_widgets()
+        for code in app.settings.priorities:
+            chip = ToggleChip(text=app.priority_label(code, lang), key=code,
+                              active=app.priority == code)
+            chip.bind(on_release=lambda c: app.choose_priority(c.key))
+            row.add_widget(chip)
+        self.ids.popular_grid.height = dp(108) * max(1, (len(grid.children) + 2) // 3)
+
+    def refresh_priority(self, *_):
+        app = App.get_running_app()
+        for chip in self.ids.priority_row.children:
+            chip.active = chip.key == app.priority
+
+
+__all__ = ["HomeScreen", "BLUE"]

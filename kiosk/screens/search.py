@@ -1,0 +1,107 @@
+"""Search: a large on-screen keyboard and results that update on every key."""
+
+from __future__ import annotations
+
+import os
+
+from kivy.app import App
+from kivy.lang import Builder
+from kivy.metrics import dp
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.screenmanager import Screen
+
+from ..i18n import clip, short_name, tr
+from ..keys import BACKSPACE, CLEAR, ROWS, SPACE, KeyBuffer
+from ..widgets import GREY, BigButton
+from . import visible
+
+Builder.load_file(os.path.join(os.path.dirname(__file__), "search.kv"))
+
+RESULTS = 20
+RESULT_H = 84
+KEY_BG = (0.20, 0.24, 0.30, 1)
+RESULT_BG = (0.05, 0.28, 0.63, 1)
+
+
+class SearchScreen(Screen):
+    def on_kv_post(self, base_widget):
+        self.buffer = KeyBuffer()
+        self.keys: dict[str, BigButton] = {}
+        self.result_buttons: list[BigButton] = []
+        app = App.get_running_app()
+        for _ in range(RESULTS):
+            btn = BigButton(bg=RESULT_BG, size_hint_y=None, height=dp(RESULT_H), font_size="22sp",
+                            halign="left")
+            btn.bind(on_release=lambda b: app.open_procedure(b.key))
+            self.ids.results.add_widget(btn)
+            self.result_buttons.append(btn)
+        self._build_keyboard()
+        app.bind(lang=self._relabel, ready=lambda *_: self.update())
+        self._relabel()
+        self.update()
+
+    def _build_keyboard(self):
+        kb = self.ids.keyboard
+        for row in ROWS:
+            line = BoxLayout(spacing=dp(6))
+            for key in row:
+                btn = BigButton(text=key.upper() if key.isalpha() else key, key=key, bg=KEY_BG,
+                                font_size="28sp")
+                btn.bind(on_release=lambda b: self.press(b.key))
+                line.add_widget(btn)
+                self.keys[key] = btn
+            kb.add_widget(line)
+        line = BoxLayout(spacing=dp(6))
+        for key, weight in ((" telex", 2.2), (SPACE, 4), (BACKSPACE, 1.6), (CLEAR, 1.6)):
+            btn = BigButton(key=key, bg=GREY if key == " telex" else KEY_BG, font_size="22sp",
+                            size_hint_x=weight)
+            btn.bind(on_release=lambda b: self.press(b.key))
+            line.add_widget(btn)
+            self.keys[key] = btn
+        kb.add_widget(line)
+
+    def _relabel(self, *_):
+        lang = App.get_running_app().lang
+        self.keys[SPACE].text = tr("key_space", lang)
+        self.keys[BACKSPACE].text = "⌫ " + tr("key_back", lang)
+        self.keys[CLEAR].text = tr("key_clear", lang)
+        self.keys[" telex"].text = tr("telex_on" if self.buffer.telex else "telex_off", lang)
+        self.update()
+
+    def on_pre_enter(self, *_):
+        self.buffer.press(CLEAR)
+        self.update()
+
+    def press(self, key: str) -> None:
+        if key == " telex":
+            self.buffer.toggle_telex()
+            self._relabel()
+            return
+        self.buffer.press(key)
+        self.update()
+
+    def update(self) -> None:
+        """Search the local index and refill the pooled result buttons (same frame)."""
+        app = App.get_running_app()
+        text = self.buffer.text
+        lang = app.lang
+        self.ids.query.text = text + "|" if text else tr("search_hint", lang)
+        self.ids.query.color = (0.10, 0.14, 0.20, 1) if text else (0.45, 0.48, 0.52, 1)
+        hits = app.index.search(text, limit=RESULTS) if text.strip() else []
+        for i, btn in enumerate(self.result_buttons):
+            if i < len(hits):
+                proc = hits[i].procedure
+                btn.text = clip(short_name(proc["name"]), 130)
+                btn.key = proc["code"]
+                visible(btn, True, dp(RESULT_H))
+            else:
+                btn.key = ""
+                visible(btn, False, dp(RESULT_H))
+        if text.strip() and not hits:
+            self.ids.count.text = tr("search_none", lang)
+        elif hits:
+            self.ids.count.text = tr("search_count", lang, n=len(hits))
+        else:
+            self.ids.count.text = ""
+        self.ids.scroll.scroll_y = 1
+        self.ids.results.height = sum(b.height + dp(8) for b in self.result_buttons)
