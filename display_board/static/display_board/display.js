@@ -242,6 +242,7 @@
 
   // -- audio: one announcement at a time ---------------------------------------------
   var player = $("voice");
+  player.defaultPlaybackRate = audioRate;
   var audioQueue = [], playing = null, playTimer = null;
 
   function logEntry(entry) {
