@@ -90,6 +90,7 @@ class Accounts:
         self.store = store
         self.clock = clock
         self.limiter = RateLimiter(limit=10, window_s=60)
+        self.public_limiter = RateLimiter(limit=120, window_s=60)
 
     def _now(self) -> str:
         return self.clock().isoformat(timespec="milliseconds")
@@ -164,6 +165,15 @@ class Accounts:
                 return None
             return Principal("user", user["username"], user["role"], "main", user["counters"],
                              seated=sess["counter"], token_hash=digest)
+
+    def default_passwords_in_use(self, known: dict[str, str]) -> list[str]:
+        """Accounts still signing in with a published demo password."""
+        with self.store.read():
+            users = {u: self.store.user(u) for u in known}
+        for name, row in users.items():  # one match is enough to refuse; hashes are slow
+            if row and row["active"] and check_password_hash(row["password_hash"], known[name]):
+                return [name]
+        return []
 
     def counter_staffed(self, counter: int) -> bool:
         with self.store.read():

@@ -132,6 +132,8 @@ def cmd_serve(args) -> int:
     from . import create_app, socketio
 
     app = create_app({"DATA_DIR": args.data_dir})
+    if not refuse_default_secrets(app):
+        return 3
     print(f"QMS serving {app.extensions['qms'].config.name} on http://{args.host}:{args.port}",
           flush=True)
     if app.config["ASYNC_MODE"] == "gevent":
@@ -140,6 +142,37 @@ def cmd_serve(args) -> int:
         socketio.run(app, host=args.host, port=args.port, log_output=args.verbose,
                      allow_unsafe_werkzeug=True)
     return 0
+
+
+def refuse_default_secrets(app) -> bool:
+    """Outside demo mode the server will not start while any account still has a
+    published demo password."""
+    from . import demo
+
+    qms = app.extensions["qms"]
+    if qms.config.demo:
+        return True
+    known = {u["username"]: {"admin": "demo-admin", "manager": "demo-manager"}.get(
+        u["role"], demo.DEMO_PASSWORD) for u in demo.demo_users()}
+    weak = qms.accounts.default_passwords_in_use(known)
+    if weak:
+        sys.stderr.write(
+            "refusing to start: these accounts still use the published demo password: "
+            f"{', '.join(weak)}. Change them with `qms user add NAME --role ROLE --password "
+            "NEW` (or set demo = true in centre.toml for a demonstration).\n")
+        return False
+    return True
+
+
+def cmd_printer_test(args) -> int:
+    from hardware.printer import main_printer_test
+
+    argv = [args.url]
+    if args.profile:
+        argv += ["--profile", args.profile]
+    if args.mode:
+        argv += ["--mode", args.mode]
+    return main_printer_test(argv)
 
 
 def serve_gevent(app, host: str, port: int, verbose: bool) -> None:
@@ -213,6 +246,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--counter", type=int, action="append")
     s.add_argument("--site", default="main")
     s.set_defaults(fn=cmd_device_add)
+
+    printer = sub.add_parser("printer", help="ticket printers").add_subparsers(
+        dest="sub", required=True)
+    s = printer.add_parser("test", help="print a test ticket (Vietnamese pangram + QR code)")
+    s.add_argument("url", help="tcp://HOST:9100, serial:///dev/ttyUSB0?baudrate=19200, "
+                               "usb://VID:PID, file:///dev/usb/lp0 or dummy:")
+    s.add_argument("--profile", help="python-escpos profile, e.g. TM-T20II or POS-5890")
+    s.add_argument("--mode", choices=["raster", "cp1258"])
+    s.set_defaults(fn=cmd_printer_test)
 
     for name, fn, text in (("serve", cmd_serve, "run the server"),
                            ("demo", cmd_demo, "init the demo centre if needed and run it")):

@@ -81,6 +81,7 @@ class Config:
     announcement_vi: str = "Mời công dân có số thứ tự {number} đến quầy số {counter}"
     announcement_en: str = "Ticket number {number}, please go to counter {counter}"
     announce_repeat: int = 1
+    demo: bool = False
     path: Path | None = None
 
     # -- lookups ---------------------------------------------------------------------------

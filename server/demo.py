@@ -83,7 +83,7 @@ def demo_config(public_url: str = "http://127.0.0.1:5000") -> Config:
                for d in ("mon", "tue", "wed", "thu", "fri")} | {"sat": [["07:30", "11:30"]]},
         teams=[Team(t.id, t.name, t.band, name_en=t.name_en, fields=list(t.fields))
                for t in TEAMS],
-        counters=counters, priority=PriorityPolicy("ratio", ratio=2),
+        counters=counters, priority=PriorityPolicy("ratio", ratio=2), demo=True,
         notice="Trung tâm làm việc từ 7h30 đến 17h00, từ thứ Hai đến sáng thứ Bảy. "
                "Công dân vui lòng lấy số thứ tự và chờ gọi.")
 

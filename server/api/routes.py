@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..errors import Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed
 from . import bp
 from .helpers import body, current_principal, idem, int_arg, qms, requires, result
 from .openapi import spec
@@ -96,6 +96,8 @@ def issue_ticket():
 
 @bp.get("/tickets/<token>")
 def citizen_ticket(token):
+    if not qms().accounts.public_limiter.hit(request.remote_addr or "?"):
+        raise TooManyRequests("Quá nhiều yêu cầu, vui lòng thử lại sau (too many requests)")
     if len(token) < 20:
         raise NotFound("Không tìm thấy số này (unknown ticket)", code="unknown_ticket")
     return qms().service.citizen_view(token)
