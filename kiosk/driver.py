@@ -5,7 +5,8 @@ The script is JSON ``{"out": "result.json", "steps": [...]}``; each step is one 
     {"wait": {"ready": true} | {"screen": "home"} | {"text": "Máy in hết giấy"}
              | {"attr": "print_state", "value": "printed"} | {"file": "/tmp/go"},
      "timeout": 10}
-    {"touch": {"id": "search_box"} | {"text": "Đăng ký khai sinh"} | {"key": "a"}}
+    {"touch": {"id": "search_box"} | {"text": "Đăng ký khai sinh"} | {"key": "a"}
+              | {"screen_centre": true}}
     {"double_touch": {...}}       two taps on the same widget in consecutive frames
     {"type": "khai sinh"}         key by key on the on-screen keyboard (counted as keys)
     {"screenshot": "path.png"}    taken from on_flip (a Clock callback would be black)
@@ -70,6 +71,8 @@ class Driver:
                 and _visible(w)]
 
     def find(self, target: dict):
+        if target.get("screen_centre"):
+            return self.screen
         if "key" in target:
             return self.screen.keys.get(target["key"])
         if "id" in target:
