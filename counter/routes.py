@@ -4,11 +4,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, render_template
 
 from server.api.helpers import current_principal, qms
 from server.api.openapi import op, path_param, register_paths
-from server.errors import Forbidden
+from server.errors import Forbidden, QMSError
 
 from .stats import counter_today, day_bounds
 
@@ -31,7 +31,10 @@ def console():
 
 @bp.get("/rate/<int:counter>")
 def rate_page(counter: int):
-    qms().config.counter(counter)
+    try:
+        qms().config.counter(counter)
+    except QMSError:
+        abort(404)
     return render_template("counter/rate.html", counter=counter, reasons=RATE_REASONS)
 
 
