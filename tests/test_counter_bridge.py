@@ -9,8 +9,7 @@ import pytest
 
 from counter import bridge_config
 from counter.bridge import CounterBridge
-from hardware.emulators.serial_devices import (KeypadEmulator, LedBoardEmulator,
-                                                RatingPadEmulator)
+from hardware.emulators.serial_devices import KeypadEmulator, LedBoardEmulator, RatingPadEmulator
 
 
 def wait(pred, timeout=5.0, what="condition"):
