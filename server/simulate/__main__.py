@@ -1,0 +1,5 @@
+"""`python -m server.simulate ...` (same as `qms simulate ...`)."""
+
+from .runner import main
+
+main()

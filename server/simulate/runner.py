@@ -1,0 +1,288 @@
+"""`qms simulate`: a working day of a service centre, compressed in time, against a live
+server: kiosks issue tickets, 23 officers call and serve them (some through the counter
+bridge and emulated keypads), citizens rate the service, a display client watches.
+
+One scheduler thread runs every actor in simulated time; simulated time advances `speed`
+seconds per real second (the loop sleeps until each event is due and runs late, never
+early, when the server is slow). Without `--server` a `qms serve` process is started on a
+free port on the data folder (a demo centre is created in it if it has none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from itertools import pairwise
+from pathlib import Path
+
+import requests
+
+from counter.live import Api
+
+from . import report
+from .actors import Citizen, DeviceRig, DisplayClient, Kiosk, Officer
+from .profiles import PROFILES, ProcedureMix, clock_text, get_profile, hhmm
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Sim:
+    """The scheduler and the shared world the actors see."""
+
+    def __init__(self, server: str, profile, rng: random.Random, speed: float,
+                 start_s: int, end_s: int, drain_s: int):
+        self.server, self.profile, self.rng, self.speed = server, profile, rng, speed
+        self.start_s, self.end_s, self.deadline = start_s, end_s, end_s + drain_s
+        self.now = float(start_s)
+        self.stopping = False
+        self.citizens: dict[int, Citizen] = {}
+        self.call_times: dict[int, float] = {}
+        self.officers: list[Officer] = []
+        self.pending_ratings = 0
+        self.arrivals_left = 0
+        self.errors: list[str] = []
+        self.lag_max = 0.0
+        self._heap: list = []
+        self._n = 0
+        self.real_start = 0.0
+
+    def at(self, t: float, fn) -> None:
+        self._n += 1
+        heapq.heappush(self._heap, (t, self._n, fn))
+
+    def draw(self, span: tuple[float, float]) -> float:
+        return self.rng.uniform(*span)
+
+    def note_error(self, msg: str) -> None:
+        self.errors.append(f"{clock_text(self.now)} {msg}")
+
+    def wake_team(self, team_id: int) -> None:
+        for o in self.officers:
+            if team_id in o.teams:
+                o.wake(self.draw(self.profile.reaction_s))
+
+    def transferred(self, c: Citizen) -> None:
+        self.wake_team(c.team_id)
+
+    def done(self) -> bool:
+        if self.now >= self.deadline:
+            return True
+        if self.arrivals_left or self.now < self.end_s or self.pending_ratings:
+            return False
+        return all(c.state in ("done", "no_show") for c in self.citizens.values()) and all(
+            o.state != "busy" for o in self.officers)
+
+    def run(self) -> None:
+        self.real_start = time.time()
+        t0 = time.monotonic()
+        while self._heap and not self.done():
+            t, _, fn = heapq.heappop(self._heap)
+            due = t0 + (t - self.start_s) / self.speed
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                self.lag_max = max(self.lag_max, -delay)
+            self.now = max(self.now, t)
+            fn()
+        self.stopping = True
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
+    """`qms serve` on a free port; a demo centre is created first if the folder has none."""
+    if not (data_dir / "demo-tokens.json").exists():
+        from server.cli import main as qms
+
+        if qms(["--data-dir", str(data_dir), "init", "--demo"]) != 0:
+            raise RuntimeError("qms init --demo failed")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(data_dir / "simulate-server.log", "ab")  # noqa: SIM115 - lives with the process
+    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "--data-dir", str(data_dir),
+                             "serve", "--port", str(port)], cwd=ROOT, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited; see {data_dir / 'simulate-server.log'}")
+        try:
+            if requests.get(url + "/api/v1/openapi.json", timeout=0.5).ok:
+                return proc, url
+        except requests.RequestException:
+            time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError("the server did not start in 30 s")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qms simulate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--profile", default="bac-ninh", choices=sorted(PROFILES))
+    p.add_argument("--speed", type=float, default=60,
+                   help="simulated seconds per real second (default 60)")
+    p.add_argument("--server", help="a running server's URL (tokens from --data-dir)")
+    p.add_argument("--data-dir", help="data folder with demo-tokens.json (default ./var, "
+                   "or a temporary demo centre when no --server is given)")
+    p.add_argument("--day-load", default="average",
+                   help="average | busy | peak | number of tickets in the whole day")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--start", default=None, help="simulated start time HH:MM (default opening)")
+    p.add_argument("--hours", type=float, default=None,
+                   help="simulate only this many hours of arrivals (default the whole day)")
+    p.add_argument("--drain-min", type=float, default=90,
+                   help="after the last arrival, serve those waiting for at most this long")
+    p.add_argument("--devices", type=int, nargs="?", const=4, default=0, metavar="N",
+                   help="counters 1..N act through emulated keypads, the counter bridge "
+                        "and rating pads (default N=4 when given bare)")
+    p.add_argument("--password", default="demo1234", help="the officers' password")
+    p.add_argument("--report", help="write a report (.md, .html or .json)")
+    p.add_argument("--quiet", action="store_true")
+    return p
+
+
+def run(argv: list[str] | None = None) -> int:
+    """The `qms simulate` entry: 0 when every check passed, 1 when one failed, 2 on a
+    setup error."""
+    args = build_parser().parse_args(argv)
+    try:
+        profile = get_profile(args.profile)
+        profile.day_total(args.day_load)
+    except ValueError as exc:
+        print(f"simulate: {exc}", file=sys.stderr)
+        return 2
+    proc = None
+    tmp = None
+    try:
+        if args.server:
+            data_dir = Path(args.data_dir or os.environ.get("QMS_DATA_DIR", "var"))
+            server = args.server.rstrip("/")
+        else:
+            if args.data_dir:
+                data_dir = Path(args.data_dir)
+                data_dir.mkdir(parents=True, exist_ok=True)
+            else:
+                tmp = tempfile.TemporaryDirectory(prefix="qms-sim-")
+                data_dir = Path(tmp.name)
+            proc, server = start_server(data_dir)
+        tokens = json.loads((data_dir / "demo-tokens.json").read_text())
+        summary = simulate(server, tokens, profile, args)
+    except (OSError, RuntimeError, KeyError, requests.RequestException) as exc:
+        print(f"simulate: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if tmp is not None:
+            tmp.cleanup()
+    print(report.text(summary), flush=True)
+    if args.report:
+        report.write(args.report, summary)
+        print(f"report written to {args.report}")
+    ok = summary["display"]["ok"] and not summary["illegal"]
+    return 0 if ok else 1
+
+
+def simulate(server: str, tokens: dict, profile, args) -> dict:
+    """Run the day; returns the summary (see report.summarise)."""
+    rng = random.Random(args.seed)
+    opening, closing = profile.opening()
+    start_s = hhmm(args.start) if args.start else opening
+    end_s = int(start_s + args.hours * 3600) if args.hours else closing
+    sim = Sim(server, profile, rng, args.speed, start_s, end_s, int(args.drain_min * 60))
+    reader = Api(server, tokens["display-1"])
+    state = reader.get("/state")
+    teams = {t["id"]: t["name"] for t in state["teams"]}
+    counters = {c["number"]: c["teams"] for c in state["counters"]}
+    procedures = Api(server, tokens["kiosk-1"]).get("/procedures?limit=5000")["items"]
+    mix = ProcedureMix(procedures, profile.fields)
+    kiosk = Kiosk(server, tokens["kiosk-1"])
+    display = DisplayClient(server, tokens["display-1"]).connect()
+    since = reader.get("/events?since=0&limit=1")["seq"]
+    rig = None
+    device_counters = sorted(counters)[: max(0, args.devices)]
+    try:
+        if device_counters:
+            rig = DeviceRig(server, tokens["bridge-1"], device_counters)
+        for n, team_ids in sorted(counters.items()):
+            o = Officer(sim, n, team_ids, f"canbo{n:02d}", args.password)
+            o.sign_in(rig if n in device_counters else None)
+            sim.officers.append(o)
+        arrivals = profile.arrivals(rng, args.day_load, start_s, end_s)
+        sim.arrivals_left = len(arrivals)
+        team_ids = sorted(teams)
+        for t in arrivals:
+            sim.at(t, lambda t=t: _arrive(sim, kiosk, mix, team_ids, t))
+        for o in sim.officers:
+            o.wake(rng.uniform(1, 30))
+        if not args.quiet:
+            print(f"simulating {len(arrivals)} arrivals {clock_text(start_s)}–"
+                  f"{clock_text(end_s)} at x{args.speed:g} on {server}", flush=True)
+        sim.run()
+        for o in sim.officers:
+            o.sign_out()
+    finally:
+        if rig is not None:
+            rig.stop()
+    real_s = time.time() - sim.real_start
+    events = report.fetch_events(reader, since)
+    ids = {c.id for c in sim.citizens.values() if c.id is not None}
+    logged_calls = [e["seq"] for e in events if e["type"] in report.CALL_TYPES_LOGGED]
+    display.wait_for_seq(max((e["seq"] for e in events), default=since), timeout=10)
+    display.close()
+    seen = [s for s in display.calls if s > since]
+    missed = len(set(logged_calls) - set(seen))
+    in_order = all(a["seq"] + 1 == b["seq"] for a, b in pairwise(display.delivered))
+    summary = report.summarise(events, ids, speed=args.speed, start_s=start_s,
+                               real_start=sim.real_start, teams=teams)
+    summary.update(
+        profile=profile.name, title=profile.title, day_load=args.day_load, seed=args.seed,
+        speed=args.speed, start_s=start_s, end_s=int(sim.now), real_s=real_s,
+        devices=len(device_counters), since_seq=since, kiosk_errors=kiosk.errors,
+        lag_max_s=round(sim.lag_max, 3), errors=sim.errors,
+        illegal=report.check_sequences(events, ids),
+        display={"calls_seen": len(seen), "calls_logged": len(logged_calls), "missed": missed,
+                 "pushed": display.pushed, "overtaken": display.overtaken,
+                 "caught_up": display.caught_up, "duplicates": display.duplicates,
+                 "in_order": in_order, "ok": missed == 0 and in_order})
+    return summary
+
+
+def _arrive(sim: Sim, kiosk: Kiosk, mix: ProcedureMix, team_ids: list[int], t: float) -> None:
+    sim.arrivals_left -= 1
+    p = sim.profile
+    rng = sim.rng
+    proc = mix.pick(rng)
+    no_show = rng.random() < p.no_show
+    transfer = None
+    if not no_show and rng.random() < p.transfer:
+        transfer = rng.choice([x for x in team_ids if x != proc["team_id"]] or team_ids)
+    c = Citizen(proc["code"], proc["team_id"], p.priority_class(rng), no_show,
+                slow=rng.random() < p.recall, transfer_to=transfer,
+                rating=p.rating(rng), arrived=t)
+    if kiosk.issue(c) is None:
+        sim.note_error(f"ticket for {proc['code']} not issued")
+        return
+    sim.citizens[c.id] = c
+    sim.wake_team(c.team_id)
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))
