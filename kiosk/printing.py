@@ -130,6 +130,7 @@ class PrintService:
     def print_now(self, ticket: dict) -> PrintResult:
         """Print one ticket synchronously (the worker calls this)."""
         tid = ticket.get("id")
+        self.last_ticket = ticket
         if self.printer is None:
             return PrintResult(False, "", "", tid, "NoPrinter")
         try:
