@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 
+from . import estimate
 from . import queue as rules
 from .config import Config
 from .errors import Conflict, NotFound, ValidationFailed
@@ -185,10 +186,33 @@ class QueueService:
         return view
 
     def estimate(self, team_id: int, ahead: int, day: str) -> int:
+        """Seconds until a ticket with `ahead` people in front is called (server/estimate.py:
+        per-counter occupancy and shared-counter shares; cached per site state `seq`)."""
+        return self.wait_estimator(self.config.team(team_id).site, day).wait_s(team_id, ahead)
+
+    def estimate_naive(self, team_id: int, ahead: int, day: str) -> int:
+        """The baseline: ahead x team mean service time / open counters (for comparison)."""
         mean = self.store.mean_service_s(team_id, day) or self.config.default_service_s
         open_n = self.store.open_counters([c.number for c in
                                            self.config.counters_for_team(team_id)])
         return rules.estimate_wait(ahead, mean, open_n)
+
+    def wait_estimator(self, site: str, day: str) -> estimate.WaitEstimator:
+        key = (site, day, self.store.current_seq(site))
+        cached = getattr(self, "_estimator", None)
+        if cached and cached[0] == key:
+            return cached[1]
+        states = self.store.counter_states()
+        counters = [estimate.CounterLoad(c.number, tuple(c.teams),
+                                         bool(states.get(c.number)
+                                              and states[c.number].status == "open"))
+                    for c in self.config.counters if c.site == site]
+        history = estimate.served_from_events(self.store.recent_events(
+            site, ("ticket.finished", "ticket.no_show"), self.day_start(day), 200))
+        est = estimate.WaitEstimator(counters, self.store.waiting_totals(site, day), history,
+                                     self.clock(), self.config.default_service_s)
+        self._estimator = (key, est)
+        return est
 
     def citizen_view(self, token: str) -> dict:
         with self.store.read():
