@@ -45,6 +45,7 @@ class QueueService:
         self.publish = publish or (lambda events: None)
         self.clock = clock
         self._day_checked: str | None = None
+        self._request: str | None = None
         with store.write():
             store.ensure_counters([c.number for c in config.counters])
 
@@ -59,7 +60,13 @@ class QueueService:
                     return hit
             now = self.clock()
             self._close_stale_days(now, events)
-            status, body = fn(now, events)
+            # events carry the command's idempotency key, so every acknowledged command
+            # can be traced to exactly the events it wrote
+            self._request = idem[1] if idem and idem[1] else None
+            try:
+                status, body = fn(now, events)
+            finally:
+                self._request = None
             if idem and idem[1]:
                 self.store.idem_put(idem[0], idem[1], status, body, iso(now))
         if events:
@@ -72,6 +79,8 @@ class QueueService:
     def _event(self, events: list, now: datetime, type_: str, ticket: Ticket | None = None,
                *, counter: int | None = None, actor: str | None = None,
                site: str | None = None, **data) -> None:
+        if self._request:
+            data["request"] = self._request
         if ticket is not None:
             data["ticket"] = public_ticket(ticket)
             data["waiting"] = self._waiting_for(ticket.site, ticket.day)
