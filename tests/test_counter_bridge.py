@@ -81,20 +81,16 @@ def test_keypad_led_and_rating_pad_end_to_end(rig):
     wait(lambda: 11 not in led.counters, what="'----' cleared")
 
 
-def test_no_officer_shows_error_code(rig):
+def test_error_codes_pause_key_digits_and_unplug(rig):
     server, bridge, kp, led, pad = rig
-    issue(server, 1)
-    kp.press(2, "next")
+    manager = server.login("giamdoc")
+    issue(server, 3)
+    kp.press(2, "next")  # nobody signed in at counter 2
     wait(lambda: led.counters.get(12, ("",))[0] == "E-01", what="E-01 on the LED")
     assert kp.wait_for(lambda: kp.displays.get(2) == "E-01")
     wait(lambda: 12 not in led.counters, what="error cleared")
     assert events(server, "ticket.called") == []
-
-
-def test_pause_key_toggles_and_digits_call_a_number(rig):
-    server, bridge, kp, led, pad = rig
     server.login("canbo01", 1)
-    issue(server, 3)
     kp.press(1, "digits", "1003")
     wait(lambda: led.counters.get(11, ("",))[0] == "1003", what="LED shows 1003")
     called = events(server, "ticket.called")
@@ -106,11 +102,6 @@ def test_pause_key_toggles_and_digits_call_a_number(rig):
     kp.press(1, "pause")
     wait(lambda: bridge.view[1].status == "open", what="resumed")
 
-
-def test_unplugged_device_reported_offline(rig):
-    server, bridge, kp, led, pad = rig
-    manager = server.login("giamdoc")
-
     def part(name):
         items = server.get("/devices/status", manager).json()["items"]
         return next((i for i in items if i["device"] == "bridge-1" and i["part"] == name), None)
@@ -120,6 +111,8 @@ def test_unplugged_device_reported_offline(rig):
     wait(lambda: (part("keypads") or {}).get("online") is False, what="keypads offline")
     kp.replug()
     wait(lambda: (part("keypads") or {}).get("online") is True, what="keypads back")
+    kp.press(1, "recall")
+    wait(lambda: len(events(server, "ticket.recalled")) == 1, what="keypad works again")
 
 
 def test_press_during_server_restart_is_done_once(rig):

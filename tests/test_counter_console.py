@@ -4,9 +4,12 @@ server process."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import LiveServer
 
 SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 WRITE_SHOTS = os.environ.get("QMS_SCREENSHOTS") == "1"
@@ -37,9 +40,20 @@ def number(page):
     return page.inner_text("#t-number")
 
 
-def events(server, kind=None):
+def events(server, kind=None, counters=None):
     items = server.get("/events?since=0", server.tokens["display-1"]).json()["items"]
-    return [e for e in items if kind is None or e["type"] == kind]
+    return [e for e in items if (kind is None or e["type"] == kind)
+            and (counters is None or e["counter"] in counters)]
+
+
+@pytest.fixture(scope="module")
+def live_server(demo_template, tmp_path_factory):
+    """One real server for the module: each test works at its own counters and teams."""
+    data = tmp_path_factory.mktemp("console") / "data"
+    shutil.copytree(demo_template, data)
+    server = LiveServer(data).start()
+    yield server
+    server.stop()
 
 
 def issue(server, n=1, **body):
@@ -81,7 +95,7 @@ def test_serve_end_to_end_in_three_clicks_with_rating(live_server, page, second_
     rate.wait_for_selector("#thanks:not([hidden])")
     page.wait_for_function("document.querySelector('#d-ratings').textContent.includes('4.00')")
     assert page.inner_text("#d-served") == "1"
-    rated = events(live_server, "ticket.rated")
+    rated = events(live_server, "ticket.rated", [1])
     assert [(e["ticket_id"], e["score"]) for e in rated] == [(t1["id"], 4)]
     # a priority ticket goes first (ratio policy); shortcut keys work
     issue(live_server, 1, team_id=1, priority="elderly")
@@ -98,29 +112,29 @@ def test_serve_end_to_end_in_three_clicks_with_rating(live_server, page, second_
 
 
 def test_transfer_no_show_pause_and_call_number(live_server, page):
-    issue(live_server, 3, team_id=1)
-    console(page, live_server)
+    issue(live_server, 3, team_id=2)
+    console(page, live_server, "canbo07", 7)
     page.keyboard.press("F1")
-    page.wait_for_function("document.querySelector('#t-number').textContent === '1001'")
+    page.wait_for_function("document.querySelector('#t-number').textContent === '2001'")
     page.keyboard.press("t")
-    page.select_option("#tr-team", "3")
+    page.select_option("#tr-team", "6")
     page.fill("#tr-note", "Hồ sơ đăng ký kinh doanh")
     shot(page, "transfer")
     page.click("[data-form=transfer] button[type=submit]")
     page.wait_for_selector("#ticket.empty")
-    moved = events(live_server, "ticket.transferred")[-1]
-    assert (moved["to_team"], moved["note"]) == (3, "Hồ sơ đăng ký kinh doanh")
+    moved = events(live_server, "ticket.transferred", [7])[-1]
+    assert (moved["to_team"], moved["note"]) == (6, "Hồ sơ đăng ký kinh doanh")
     page.click("#btn-next")
-    page.wait_for_function("document.querySelector('#t-number').textContent === '1002'")
+    page.wait_for_function("document.querySelector('#t-number').textContent === '2002'")
     page.keyboard.press("n")
     page.wait_for_selector("#ticket.empty")
-    assert events(live_server, "ticket.no_show")[-1]["ticket"]["number"] == 1002
+    assert events(live_server, "ticket.no_show", [7])[-1]["ticket"]["number"] == 2002
     page.wait_for_function("document.querySelector('#d-noshow').textContent === '1'")
     page.keyboard.press("c")
-    page.fill("#cn-number", "1002")
+    page.fill("#cn-number", "2002")
     page.click("[data-form=callnum] button[type=submit]")
-    page.wait_for_function("document.querySelector('#t-number').textContent === '1002'")
-    assert events(live_server, "ticket.called")[-1]["out_of_order"] is True
+    page.wait_for_function("document.querySelector('#t-number').textContent === '2002'")
+    assert events(live_server, "ticket.called", [7])[-1]["out_of_order"] is True
     page.keyboard.press("p")
     page.click("#pause-reasons button:has-text('Họp')")
     page.wait_for_selector("#counter-status.status-paused")
@@ -132,9 +146,9 @@ def test_transfer_no_show_pause_and_call_number(live_server, page):
 
 
 def test_two_consoles_never_call_the_same_ticket(live_server, page, second_page):
-    issue(live_server, 12, team_id=1)
-    console(page, live_server, "canbo01", 1)
-    console(second_page, live_server, "canbo02", 2)
+    issue(live_server, 12, team_id=3)
+    console(page, live_server, "canbo11", 11)
+    console(second_page, live_server, "canbo12", 12)
     seen = []
     for _ in range(5):
         for p in (page, second_page):  # both requests in flight at once
@@ -144,42 +158,42 @@ def test_two_consoles_never_call_the_same_ticket(live_server, page, second_page)
         pair = (number(page), number(second_page))
         assert pair[0] != pair[1]
         seen.extend(pair)
-    called = [e["ticket"]["number"] for e in events(live_server, "ticket.called")]
+    called = [e["ticket"]["number"] for e in events(live_server, "ticket.called", [11, 12])]
     assert len(called) == len(set(called)) == 10
     assert sorted(int(n) for n in seen) == sorted(called)
     # each console also shows the other's calls in the queue count
     page.wait_for_function(
-        "document.querySelector(\"#queues tr[data-team='1'] td:nth-child(2)\")"
+        "document.querySelector(\"#queues tr[data-team='3'] td:nth-child(2)\")"
         ".textContent.startsWith('2')")
 
 
 def test_console_recovers_after_server_restart(live_server, page):
-    issue(live_server, 2, team_id=1)
-    console(page, live_server)
+    issue(live_server, 2, team_id=4)
+    console(page, live_server, "canbo15", 15)
     live_server.kill()
     page.wait_for_selector("#banner:not([hidden])")
     shot(page, "offline")
     page.click("#btn-next")  # retried with the same key while the server is down
     page.wait_for_function("document.querySelector('#msg').textContent.includes('gửi lại')")
     live_server.start()
-    page.wait_for_function("document.querySelector('#t-number').textContent === '1001'",
+    page.wait_for_function("document.querySelector('#t-number').textContent === '4001'",
                            timeout=15000)
     page.wait_for_selector("#banner[hidden]", state="attached", timeout=15000)
-    assert len(events(live_server, "ticket.called")) == 1
-    issue(live_server, 1, team_id=1)  # pushed live after the reconnect
+    assert len(events(live_server, "ticket.called", [15])) == 1
+    issue(live_server, 1, team_id=4)  # pushed live after the reconnect
     page.wait_for_function(
-        "document.querySelector(\"#queues tr[data-team='1'] td:nth-child(2)\")"
+        "document.querySelector(\"#queues tr[data-team='4'] td:nth-child(2)\")"
         ".textContent.startsWith('2')")
 
 
 def test_rating_screen_low_score_asks_why(live_server, page):
-    issue(live_server, 1, team_id=1)
-    officer = live_server.login("canbo03", 3)
-    sign_in(page, live_server, "canbo03", 3, path="/rate/3")
+    issue(live_server, 1, team_id=5)
+    officer = live_server.login("canbo18", 18)
+    sign_in(page, live_server, "canbo18", 18, path="/rate/18")
     page.wait_for_selector("#idle:not([hidden])")
     page.wait_for_function("window.qmsRate.state.live && window.qmsRate.state.live.seq !== null")
-    live_server.post("/counters/3/call-next", officer)
-    live_server.post("/counters/3/finish", officer)
+    live_server.post("/counters/18/call-next", officer)
+    live_server.post("/counters/18/finish", officer)
     page.wait_for_selector("#ask:not([hidden])")
     page.click(".face[data-score='1']")
     page.wait_for_selector("#why:not([hidden])")
@@ -187,5 +201,5 @@ def test_rating_screen_low_score_asks_why(live_server, page):
     page.click(".reason:has-text('Chờ lâu')")
     page.wait_for_selector("#thanks:not([hidden])")
     page.wait_for_timeout(200)
-    rated = events(live_server, "ticket.rated")
-    assert [(e["score"], e["reason"], e["counter"]) for e in rated] == [(1, "Chờ lâu", 3)]
+    rated = events(live_server, "ticket.rated", [18])
+    assert [(e["score"], e["reason"], e["counter"]) for e in rated] == [(1, "Chờ lâu", 18)]
