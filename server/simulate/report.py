@@ -153,7 +153,7 @@ def summarise(events: list[dict], ticket_ids: set[int], *, speed: float, start_s
         "wait_max_s": round(max(all_waits, default=0)),
         "service_mean_s": round(mean(all_services)),
         "service_p90_s": round(pct(all_services, 0.9)),
-        "teams": team_rows, "by_hour": dict(sorted(hours.items())),
+        "teams": team_rows, "by_hour": {f"{h:02d}:00": n for h, n in sorted(hours.items())},
     }
 
 
@@ -215,7 +215,7 @@ def markdown(summary: dict) -> str:
     out += ["| " + " | ".join(r) + " |" for r in body]
     out += ["", "## Số phát theo giờ / tickets by hour", "", "| Giờ (hour) | Số (tickets) |",
             "| --- | ---: |"]
-    out += [f"| {h:02d}:00 | {n} |" for h, n in s["by_hour"].items()]
+    out += [f"| {h} | {n} |" for h, n in s["by_hour"].items()]
     out += ["", "## Kiểm tra / checks", "", *_checks(s), ""]
     return "\n".join(out)
 
@@ -254,7 +254,7 @@ def render_html(summary: dict) -> str:
     teams = ("<tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"
              + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in body))
     top = max(s["by_hour"].values(), default=1)
-    bars = "".join(f"<tr><th>{h:02d}:00</th><td><div class=bar style='width:{300 * n // top}px'>"
+    bars = "".join(f"<tr><th>{h}</th><td><div class=bar style='width:{300 * n // top}px'>"
                    f"</div> {n}</td></tr>" for h, n in s["by_hour"].items())
     checks = "".join(f"<li>{e(c.strip(' -'))}</li>" for c in _checks(s))
     return f"""<!doctype html><html lang="vi"><head><meta charset="utf-8">
