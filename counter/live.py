@@ -107,7 +107,7 @@ class LiveClient:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.sio = socketio.Client(reconnection=True, reconnection_delay=0.5,
-                                   reconnection_delay_max=5, handle_sigint=False)
+                                   reconnection_delay_max=2, handle_sigint=False)
         self.sio.on("connect", lambda: self._work.put(("connect", None)))
         self.sio.on("disconnect", self._disconnected)
         self.sio.on("event", lambda evt: self._work.put(("event", evt)))
