@@ -9,7 +9,7 @@
 (function () {
   "use strict";
 
-  var MAX_CALLS = 10, SHOWN_CALLS = 6, MAX_LOG = 50, ANNOUNCE_MAX_AGE_MS = 90000;
+  var MAX_CALLS = 10, SHOWN_CALLS = 6, MAX_LOG = 50, MAX_QUEUED = 12, ANNOUNCE_MAX_AGE_MS = 90000;
   var TOKEN_KEY = "qms.display.token";
   var params = new URLSearchParams(location.search);
   var hash = new URLSearchParams(location.hash.replace(/^#/, ""));
@@ -68,6 +68,7 @@
   }
 
   // -- clock -------------------------------------------------------------------------
+  var localDay = null;
   var DAYS = ["Chủ nhật", "Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy"];
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function tick() {
@@ -76,9 +77,10 @@
     $("date").textContent = DAYS[d.getDay()] + ", " + pad(d.getDate()) + "/" + pad(d.getMonth() + 1) +
       "/" + d.getFullYear();
     var day = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
-    if (state.day && day !== state.day && live && live.seq !== null) {
-      state.day = day;           // a new business day: fresh snapshot (calls reset)
-      live.loadSnapshot().catch(function () {});
+    if (localDay === null) localDay = day;
+    else if (day !== localDay) {  // past midnight: a fresh snapshot (yesterday's calls go)
+      localDay = day;
+      if (live && live.seq !== null) live.loadSnapshot().catch(function () {});
     }
   }
 
@@ -268,6 +270,11 @@
     var job = { entry: entry, wav: fetchWav(entry) }; // fetched now, played in turn
     job.wav.catch(function () {});
     audioQueue.push(job);
+    while (audioQueue.length > MAX_QUEUED) {  // a backlog (audio stuck): drop the oldest
+      var old = audioQueue.shift();
+      old.entry.state = "dropped";
+      old.wav.then(function (u) { URL.revokeObjectURL(u); }, function () {});
+    }
     pump();
   }
 
