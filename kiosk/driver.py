@@ -60,6 +60,7 @@ class Driver:
         self.started = 0.0
         self.pending_double = None
         self.shot_done = False
+        self.settle = 0  # frames to let layout catch up after a touch
 
     # -- helpers ---------------------------------------------------------------------------
     @property
@@ -103,6 +104,9 @@ class Driver:
             w, self.pending_double = self.pending_double, None
             self.tap(w)
             self.result["touches"] += 1
+            return
+        if self.settle:
+            self.settle -= 1
             return
         if self.i >= len(self.steps):
             self.finish(True)
@@ -152,6 +156,7 @@ class Driver:
             self.result["keys" if "key" in target else "touches"] += 1
             if "double_touch" in step:
                 self.pending_double = w
+            self.settle = 2
             self.result["screens"].append(app.sm.current)
             return True
         if "type" in step:

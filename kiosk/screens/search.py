@@ -63,7 +63,7 @@ class SearchScreen(Screen):
     def _relabel(self, *_):
         lang = App.get_running_app().lang
         self.keys[SPACE].text = tr("key_space", lang)
-        self.keys[BACKSPACE].text = "⌫ " + tr("key_back", lang)
+        self.keys[BACKSPACE].text = "← " + tr("key_back", lang)
         self.keys[CLEAR].text = tr("key_clear", lang)
         self.keys[" telex"].text = tr("telex_on" if self.buffer.telex else "telex_off", lang)
         self.update()
