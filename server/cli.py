@@ -175,6 +175,12 @@ def cmd_printer_test(args) -> int:
     return main_printer_test(argv)
 
 
+def cmd_bridge(args) -> int:
+    from counter.bridge import run
+
+    return run(args.server, args.token, args.config)
+
+
 def serve_gevent(app, host: str, port: int, verbose: bool) -> None:
     """gevent's WSGI server with WebSocket support, as `socketio.run` would start it, but
     with TCP_NODELAY on every connection: without it a small JSON answer written in two
@@ -255,6 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", help="python-escpos profile, e.g. TM-T20II or POS-5890")
     s.add_argument("--mode", choices=["raster", "cp1258"])
     s.set_defaults(fn=cmd_printer_test)
+
+    s = sub.add_parser("bridge", help="counter device bridge: keypads, LEDs, rating pads")
+    s.add_argument("--server", help="the server's URL (default: [bridge] server)")
+    s.add_argument("--token", help="the bridge's device token "
+                                   "(default: $QMS_BRIDGE_TOKEN or [bridge] token)")
+    s.add_argument("--config", required=True, help="bridge.toml (see docs/counter.md)")
+    s.set_defaults(fn=cmd_bridge)
 
     for name, fn, text in (("serve", cmd_serve, "run the server"),
                            ("demo", cmd_demo, "init the demo centre if needed and run it")):

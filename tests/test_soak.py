@@ -1,0 +1,24 @@
+"""Soak and chaos: a compressed day at 10x an average day's load (Bắc Ninh ~235 tickets)
+while the server is SIGKILLed and restarted, the printer runs out of paper and a display
+loses its network. The invariants are asserted in SoakRun.check()."""
+
+from __future__ import annotations
+
+import os
+
+from tests.soak_harness import SoakRun
+
+TICKETS = int(os.environ.get("QMS_SOAK_TICKETS", "2350"))
+SECONDS = float(os.environ.get("QMS_SOAK_SECONDS", "60"))
+
+
+def test_day_under_load_and_faults(live_server):
+    run = SoakRun(live_server, tickets=TICKETS, seconds=SECONDS, kills=3).run()
+    figures = run.check()
+    print("soak figures:", figures)
+    assert figures["issued_acked"] == TICKETS
+    assert figures["restarts"] == 3
+    assert figures["printer_faults"] > 0 and figures["reprinted"] > 0
+    assert figures["printed"] + figures["reprinted"] == TICKETS
+    first, peak = figures["rss_kb"]
+    assert peak - first < 40_000, f"server memory grew from {first} kB to {peak} kB"
