@@ -29,17 +29,18 @@ MEASURE = """
 ([url, token]) => new Promise((resolve) => {
   const calls = document.getElementById('calls');
   const before = calls.firstElementChild ? calls.firstElementChild.dataset.seq : null;
+  let response = null;
   const t0 = performance.now();
   const obs = new MutationObserver(() => {
     const li = calls.firstElementChild;
     if (!li || li.dataset.seq === before) return;
     obs.disconnect();
     const dom = performance.now() - t0;
-    requestAnimationFrame(() => resolve([dom, performance.now() - t0]));
+    requestAnimationFrame(() => resolve([dom, performance.now() - t0, response]));
   });
   obs.observe(calls, {childList: true});
   fetch(url, {method: 'POST', headers: {'Authorization': 'Bearer ' + token}})
-    .then((r) => { if (r.status !== 200) resolve([-1, -1]); });
+    .then((r) => { response = performance.now() - t0; if (r.status !== 200) resolve([-1, -1, -1]); });
 })
 """
 
@@ -49,7 +50,23 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-def run(calls: int, clients: int) -> dict:
+def _stats(values: list[float]) -> dict:
+    return {"p50": statistics.median(values), "p99": pct(values, 0.99), "max": max(values),
+            "mean": statistics.fmean(values)}
+
+
+def _start_crowd(server, clients: int):
+    crowd = subprocess.Popen([sys.executable, "-m", "bench.sio_crowd", server.url,
+                              server.tokens["display-1"], str(clients)], cwd=ROOT,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = crowd.stdout.readline()
+    assert line.startswith("ready"), line
+    return crowd
+
+
+def run(calls: int, clients: int, page_first: bool) -> dict:
+    """`page_first`: the display connects before the 200 others (a TV switched on in the
+    morning) or after them (a TV that reconnects in a full hall: last in the fan-out)."""
     from playwright.sync_api import sync_playwright
 
     from server.cli import main as qms
@@ -63,27 +80,27 @@ def run(calls: int, clients: int) -> dict:
         for _ in range(calls + 10):
             server.post("/tickets", tokens["kiosk-1"], {"team_id": 1})
         officers = {c: server.login(f"canbo{c:02d}", c) for c in range(1, 7)}
-        if clients:
-            crowd = subprocess.Popen([sys.executable, "-m", "bench.sio_crowd", server.url,
-                                      tokens["display-1"], str(clients)], cwd=ROOT,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-            line = crowd.stdout.readline()
-            assert line.startswith("ready"), line
+        if clients and not page_first:
+            crowd = _start_crowd(server, clients)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
             page.goto(f"{server.url}/display?sound=0#token={tokens['display-1']}")
             page.wait_for_function("window.qmsDisplay && window.qmsDisplay.live && "
                                    "window.qmsDisplay.live.seq !== null")
-            dom, frame = [], []
+            if clients and page_first:
+                crowd = _start_crowd(server, clients)
+            dom, frame, resp = [], [], []
             for i in range(calls):
                 c = 1 + i % 6
-                d, f = page.evaluate(MEASURE, [f"{server.url}/api/v1/counters/{c}/call-next",
-                                               officers[c]])
+                d, f, r = page.evaluate(MEASURE, [f"{server.url}/api/v1/counters/{c}/call-next",
+                                                  officers[c]])
                 assert d >= 0, "call-next returned no ticket"
                 if i >= 5:  # warm-up
                     dom.append(d)
                     frame.append(f)
+                    if r is not None:
+                        resp.append(r)
             browser.close()
         received = None
         if crowd:
@@ -94,44 +111,59 @@ def run(calls: int, clients: int) -> dict:
             crowd.kill()
         server.stop()
     return {"n": len(dom), "clients": clients, "received": received,
-            "dom": {"p50": statistics.median(dom), "p99": pct(dom, 0.99), "max": max(dom),
-                    "mean": statistics.fmean(dom)},
-            "frame": {"p50": statistics.median(frame), "p99": pct(frame, 0.99),
-                      "max": max(frame), "mean": statistics.fmean(frame)}}
+            "dom": _stats(dom), "frame": _stats(frame), "response": _stats(resp),
+            "late_response": len(dom) - len(resp)}
 
 
-def table(r: dict) -> str:
-    rows = ["| call-next → display (ms) | p50 | p99 | max | mean |",
-            "| --- | ---: | ---: | ---: | ---: |"]
-    for key, label in (("dom", "DOM updated"), ("frame", "next frame")):
-        s = r[key]
-        rows.append(f"| {label} | {s['p50']:.1f} | {s['p99']:.1f} | {s['max']:.1f} | "
-                    f"{s['mean']:.1f} |")
+SCENARIOS = {"first": "display connected before the others",
+             "last": "display connected after the others"}
+
+
+def table(results: dict) -> str:
+    rows = ["| display | call-next → (ms) | p50 | p99 | max | mean |",
+            "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for scen, r in results.items():
+        for key, label in (("response", "HTTP response to the POST"), ("dom", "DOM updated"),
+                           ("frame", "next frame")):
+            st = r[key]
+            rows.append(f"| {SCENARIOS[scen]} | {label} | {st['p50']:.1f} | {st['p99']:.1f} | "
+                        f"{st['max']:.1f} | {st['mean']:.1f} |")
     return "\n".join(rows)
 
 
-def write_section(r: dict, extra: str = "") -> None:
+def write_section(results: dict) -> None:
     path = ROOT / "docs" / "benchmarks.md"
     text = path.read_text(encoding="utf-8")
     head = "## Display board"
+    r = next(iter(results.values()))
     body = f"""{head}
 
 `bench/bench_display_latency.py`: the hall display page (`/display`, 1920×1080, sound off) in
 headless Debian Chromium against the real `qms serve` process (gevent), with {r['clients']}
-other Socket.IO clients connected from another process (`bench/sio_crowd.py`; they received
-{r['received']} events). The page sends each `POST /counters/<n>/call-next` itself and a
+other Socket.IO clients connected from another process (`bench/sio_crowd.py`, all in the
+same `site:main` room). The page sends each `POST /counters/<n>/call-next` itself and a
 MutationObserver notes when the call's row appears; {r['n']} calls, one at a time, after 5
-warm-up calls. Machine: {_machine()}.
+warm-up calls; each call pushes two events (the implicit finish and the call) to all
+{r['clients'] + 1} clients. Machine: {_machine()}.
 
-{table(r)}
+{table(results)}
 
-Target: p99 ≤ 50 ms. "next frame" adds the wait for the next animation frame (60 Hz).
-{extra}Re-run with `.venv/bin/python -m bench.bench_display_latency --write`.
+Target: p99 ≤ 50 ms. "next frame" adds the wait for the next animation frame (60 Hz);
+"HTTP response" is when the POST's own answer reached the page. The page adds well under a
+millisecond once the event arrives (measured separately: event → DOM ≈ 0.1 ms); the gap
+between the answer and the DOM is the server's fan-out. Flask-SocketIO hands each event to
+every client's own writer greenlet, which gevent runs in turn, so the display's copy goes out
+after a share of the other 200 clients' writes, whether it joined first or last (both rows).
+On this machine (2 cores shared by the server, the browser, the 200-client process and other
+jobs) the target is missed: p50 ≈ 50 ms, p99 ≈ 150–180 ms. The display cannot shorten this
+itself; on the server side it would need the display devices in a room emitted to before the
+crowd, or the phones moved to a separate process (the Redis message queue set-up).
+Re-run with `.venv/bin/python -m bench.bench_display_latency --write`.
 """
-    if head in text:
-        start = text.index(head)
+    start = text.find(head + "\n")
+    if start >= 0:
         nxt = text.find("\n## ", start + len(head))
-        text = text[:start] + body + (text[nxt + 1:] if nxt >= 0 else "")
+        text = text[:start] + body + ("\n" + text[nxt + 1:] if nxt >= 0 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + body
     path.write_text(text, encoding="utf-8")
@@ -140,7 +172,9 @@ Target: p99 ≤ 50 ms. "next frame" adds the wait for the next animation frame (
 def _machine() -> str:
     import os
 
-    return f"{os.cpu_count()} cores, Python {platform.python_version()}"
+    load = os.getloadavg()[0]
+    return (f"{os.cpu_count()} cores, Python {platform.python_version()}, load average "
+            f"{load:.1f} at the end of the run")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,11 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=200)
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
-    r = run(args.calls, args.clients)
-    print(table(r))
-    print(f"{r['clients']} other clients received {r['received']} events")
+    results = {scen: run(args.calls, args.clients, scen == "first") for scen in SCENARIOS}
+    print(table(results))
+    for scen, r in results.items():
+        print(f"{scen}: {r['clients']} other clients received {r['received']} events")
     if args.write:
-        write_section(r)
+        write_section(results)
     return 0
 
 

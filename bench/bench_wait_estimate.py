@@ -23,6 +23,7 @@ import argparse
 import heapq
 import itertools
 import math
+import os
 import platform
 import random
 import statistics
@@ -202,13 +203,13 @@ issue time against its real wait (issue → first call); AE = absolute error.
 "naive" is the original formula (ahead × team mean start→finish ÷ open counters);
 "throughput" is `server/estimate.py` (per-counter occupancy call→finish/no-show, shared
 counters weighted by what they serve), which `QueueService.estimate` now uses. Run time
-{seconds:.0f} s. Machine: {platform.python_version()}.
+{seconds:.0f} s. Machine: {os.cpu_count()} cores, Python {platform.python_version()}.
 Re-run with `.venv/bin/python -m bench.bench_wait_estimate --write`.
 """
-    if head in text:
-        start = text.index(head)
+    start = text.find(head + "\n")
+    if start >= 0:
         nxt = text.find("\n## ", start + len(head))
-        text = text[:start] + body + (text[nxt + 1:] if nxt >= 0 else "")
+        text = text[:start] + body + ("\n" + text[nxt + 1:] if nxt >= 0 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + body
     path.write_text(text, encoding="utf-8")
