@@ -175,6 +175,12 @@ def cmd_printer_test(args) -> int:
     return main_printer_test(argv)
 
 
+def cmd_kiosk(args) -> int:
+    from kiosk.main import run
+
+    return run(args.args)
+
+
 def cmd_bridge(args) -> int:
     from counter.bridge import run
 
@@ -262,6 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", choices=["raster", "cp1258"])
     s.set_defaults(fn=cmd_printer_test)
 
+    s = sub.add_parser("kiosk", help="run the Kivy kiosk (needs the `kiosk` extra); "
+                                     "its options: qms kiosk --help", add_help=False)
+    s.set_defaults(fn=cmd_kiosk, passthrough=True)
+
     s = sub.add_parser("bridge", help="counter device bridge: keypads, LEDs, rating pads")
     s.add_argument("--server", help="the server's URL (default: [bridge] server)")
     s.add_argument("--token", help="the bridge's device token "
@@ -280,7 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "passthrough", False):
+        args.args = extra  # the kiosk has its own options
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return args.fn(args) or 0
 
 
