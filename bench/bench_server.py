@@ -124,9 +124,9 @@ def call_to_event(server: LiveServer, admin: str, clients: int, calls: int) -> d
             "crowd": received}
 
 
-def run(duration: int, clients: int) -> dict:
+def run(duration: int, clients: int, async_mode: str = "gevent") -> dict:
     data_dir = make_data_dir()
-    server = LiveServer(data_dir).start()
+    server = LiveServer(data_dir, env={"QMS_ASYNC_MODE": async_mode}).start()
     try:
         kiosk = server.tokens["kiosk-1"]
         admin = server.login("admin")
@@ -179,6 +179,16 @@ def report(r: dict, duration: int) -> str:
     return "\n".join(lines)
 
 
+def compare(threading_r: dict, gevent_r: dict) -> str:
+    rows = ["", "Async mode chosen by measurement (same run, same machine):", "",
+            "| async mode | issue req/s c16 | issue p99 ms c16 | call-next req/s c16 | "
+            "call → event p99 ms |", "| --- | --- | --- | --- | --- |"]
+    for name, r in (("gevent (chosen)", gevent_r), ("threading", threading_r)):
+        rows.append(f"| {name} | {r['issue'][16]['rps']:.0f} | {r['issue'][16]['p99']:.1f} | "
+                    f"{r['call'][16]['rps']:.0f} | {r['event']['p99']:.1f} |")
+    return "\n".join(rows) + "\n"
+
+
 def write_section(text: str, path: Path = ROOT / "docs" / "benchmarks.md") -> None:
     doc = path.read_text() if path.exists() else "# Benchmarks\n\n"
     head = text.splitlines()[0]
@@ -192,8 +202,13 @@ if __name__ == "__main__":
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--clients", type=int, default=200)
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--compare", action="store_true",
+                    help="also run the threading async mode for comparison")
     args = ap.parse_args()
-    text = report(run(args.duration, args.clients), args.duration)
+    results = run(args.duration, args.clients)
+    text = report(results, args.duration)
+    if args.compare:
+        text += compare(run(args.duration, args.clients, "threading"), results)
     print(text)
     if args.write:
         write_section(text)

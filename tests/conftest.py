@@ -94,8 +94,8 @@ class LiveServer:
         return json.loads((self.data_dir / "demo-tokens.json").read_text())
 
     def start(self, timeout: float = 20) -> LiveServer:
-        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
-        env.pop("QMS_ASYNC_MODE", None)
+        env = {k: v for k, v in os.environ.items() if k != "QMS_ASYNC_MODE"}
+        env.update(PYTHONUNBUFFERED="1", **self.env)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "server.cli", "--data-dir", str(self.data_dir), "serve",
