@@ -108,6 +108,8 @@ def announcement_audio():
     except VoiceUnavailable as exc:
         current_app.logger.warning("announcement audio unavailable: %s", exc)
         return {"error": {"code": "voice_unavailable", "message": str(exc)}}, 503
+    except ValueError as exc:  # the wording needs a part not given (e.g. no counter)
+        raise ValidationFailed(str(exc), code="bad_announcement") from exc
     etag = hashlib.sha1(audio.wav).hexdigest()[:20]
     if request.if_none_match.contains(etag):
         return Response(status=304)

@@ -9,6 +9,23 @@ from . import bp
 from .helpers import body, current_principal, idem, int_arg, qms, requires, result
 from .openapi import spec
 
+MAX_ID = 2**62  # larger ids overflow SQLite integers: nothing has them
+
+
+def _optional(data: dict, key: str, kind: type, what: str):
+    """`data[key]` if it is absent/null or of `kind` (bool is not an int), else 422."""
+    value = data.get(key)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise ValidationFailed(f"{key} must be {what}")
+    return value
+
+
+def _ticket_id(ticket_id: int) -> int:
+    if ticket_id > MAX_ID:
+        raise NotFound("Không tìm thấy số này (unknown ticket)", code="unknown_ticket")
+    return ticket_id
+
+
 COUNTER_ACTIONS = ("call-next", "call-number", "recall", "start", "finish", "no-show",
                    "transfer", "pause", "resume", "close")
 
@@ -87,6 +104,7 @@ def issue_ticket():
     team_id = data.get("team_id")
     if team_id is not None and not isinstance(team_id, int):
         raise ValidationFailed("team_id must be an integer")
+    _optional(data, "procedure_code", str, "a string")
     channel = data.get("channel") or ("kiosk" if p.role == "kiosk" else "counter")
     status, payload = qms().service.issue(
         procedure_code=data.get("procedure_code"), team_id=team_id,
@@ -109,7 +127,8 @@ def rate_ticket(ticket_id):
     data = body()
     p = current_principal()
     counters = None if p.role == "admin" else p.counters
-    status, payload = qms().service.rate(ticket_id, data.get("score"), data.get("reason"),
+    status, payload = qms().service.rate(_ticket_id(ticket_id), data.get("score"),
+                                         _optional(data, "reason", str, "a string"),
                                          actor=p.actor, counters=counters, idem=idem())
     return result(status, payload)
 
@@ -117,7 +136,7 @@ def rate_ticket(ticket_id):
 @bp.post("/tickets/<int:ticket_id>/cancel")
 @requires("tickets.cancel")
 def cancel_ticket(ticket_id):
-    status, payload = qms().service.cancel(ticket_id, actor=current_principal().actor,
+    status, payload = qms().service.cancel(_ticket_id(ticket_id), actor=current_principal().actor,
                                            idem=idem())
     return result(status, payload)
 
@@ -136,12 +155,16 @@ def _counter_action(n: int, action: str):
     data = body()
     kwargs = {}
     if action == "transfer":
-        kwargs = {"team_id": data.get("team_id"), "to_counter": data.get("counter"),
-                  "note": data.get("note")}
+        kwargs = {"team_id": _optional(data, "team_id", int, "an integer"),
+                  "to_counter": _optional(data, "counter", int, "an integer"),
+                  "note": _optional(data, "note", str, "a string")}
     elif action == "call-number":
-        kwargs = {"number": data.get("number"), "reason": data.get("reason")}
+        number = _optional(data, "number", int, "an integer")
+        if number is not None and not 0 <= number <= MAX_ID:
+            raise ValidationFailed("number is out of range", code="bad_number")
+        kwargs = {"number": number, "reason": _optional(data, "reason", str, "a string")}
     elif action == "pause":
-        kwargs = {"reason": data.get("reason")}
+        kwargs = {"reason": _optional(data, "reason", str, "a string")}
     status, payload = qms().service.counter_action(n, action, actor=p.actor, idem=idem(),
                                                    **kwargs)
     return result(status, payload)
