@@ -218,3 +218,8 @@ def m002_queue_index(db: Database) -> None:
         CREATE INDEX tickets_finished ON tickets (team_id, day, status, finished_at);
         """
     )
+
+
+@migrations()
+def m003_report_stats_by_day(db: Database) -> None:
+    db.executescript("CREATE INDEX report_stats_day ON report_stats (period, site, day);")

@@ -1,0 +1,142 @@
+"""Manager reports over a year of a province's tickets.
+
+Generates N ticket journeys (default 5,000,000) over 365 days and 11 sites straight into
+the `journeys` table (executemany), builds the per-day/per-month stats with the report
+engine's own code, then times report queries over the whole year (pre-aggregated path)
+and over one site-month (exact path).
+
+    .venv/bin/python bench/bench_reports.py --tickets 1000000 [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from server.demo import COUNTER_TEAMS, demo_config  # noqa: E402
+from server.report_engine import ReportEngine  # noqa: E402
+from server.report_fold import JOURNEY_COLUMNS  # noqa: E402
+from server.storage import Store  # noqa: E402
+
+SITES = ["main"] + [f"branch{i:02d}" for i in range(1, 11)]
+YEAR0 = date(2025, 1, 1)
+
+
+def generate(store: Store, n: int, seed: int = 1) -> None:
+    rnd = random.Random(seed)
+    per_day = n / 365
+    procs = [f"1.{i:06d}" for i in range(1000)]
+    fields = [f"Lĩnh vực {i % 80}" for i in range(1000)]
+    weights = [1 / (i + 1) for i in range(1000)]
+    tid = 0
+    batch = []
+    for d in range(365):
+        day = YEAR0 + timedelta(days=d)
+        if day.weekday() == 6:
+            continue
+        count = int(per_day * 7 / 6)
+        proc_idx = rnd.choices(range(1000), weights, k=count)
+        for k in range(count):
+            tid += 1
+            site = SITES[k % len(SITES)]
+            hour = rnd.choice((7, 8, 8, 9, 9, 10, 10, 11, 13, 14, 14, 15, 15, 16))
+            issued = datetime(day.year, day.month, day.day, hour - 7, rnd.randrange(60),
+                              rnd.randrange(60), tzinfo=UTC)
+            team = rnd.randint(1, 6)
+            counter = rnd.choice([c for c, ts in COUNTER_TEAMS.items() if team in ts])
+            roll = rnd.random()
+            wait = rnd.expovariate(1 / 600)
+            service = rnd.expovariate(1 / 420) + 30
+            status = "done" if roll < 0.9 else ("no_show" if roll < 0.96 else "cancelled")
+            called = None if status == "cancelled" else issued + timedelta(seconds=wait)
+            rating = rnd.choice((4, 4, 4, 3, 3, 2, 1)) if status == "done" and roll < 0.5 else None
+            p = proc_idx[k]
+            row = {"ticket_id": tid, "site": site, "day": day.isoformat(), "hour": hour,
+                   "weekday": day.weekday(), "number": 1000 * team + k, "team_id": team,
+                   "issued_at": issued.isoformat(timespec="milliseconds"),
+                   "serve_team": team, "counter": counter, "officer": f"canbo{counter:02d}",
+                   "procedure_code": procs[p], "field": fields[p],
+                   "priority": "elderly" if roll < 0.05 else None, "channel": "kiosk",
+                   "status": status,
+                   "first_called_at": called.isoformat(timespec="milliseconds") if called
+                   else None, "wait_s": round(wait, 3) if called else None,
+                   "started_at": None, "finished_at": None,
+                   "service_s": round(service, 3) if status == "done" else None,
+                   "left_queue_at": (called or issued + timedelta(seconds=wait))
+                   .isoformat(timespec="milliseconds"),
+                   "transfers": 1 if roll < 0.02 else 0, "recalls": 0, "rating": rating,
+                   "rating_reason": "chờ lâu" if rating and rating <= 2 else None,
+                   "rated_at": None}
+            batch.append(tuple(row[c] for c in JOURNEY_COLUMNS))
+            if len(batch) >= 50_000:
+                flush(store, batch)
+    flush(store, batch)
+
+
+def flush(store, batch):
+    with store.write():
+        store.db.conn.executemany(
+            f"INSERT INTO journeys ({', '.join(JOURNEY_COLUMNS)}) VALUES "
+            f"({', '.join('?' for _ in JOURNEY_COLUMNS)})", batch)
+    batch.clear()
+
+
+def timed(fn, runs=3):
+    out = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return statistics.median(out)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tickets", type=int, default=5_000_000)
+    ap.add_argument("--dir", default=None)
+    args = ap.parse_args(argv)
+    folder = Path(args.dir or tempfile.mkdtemp(prefix="qms-bench-reports-"))
+    store = Store(folder / "qms.db")
+    cfg = demo_config()
+    cfg.sites = {s: s for s in SITES}
+    eng = ReportEngine(store, cfg, lambda: datetime(2026, 1, 2, tzinfo=UTC))
+    t0 = time.perf_counter()
+    generate(store, args.tickets)
+    t1 = time.perf_counter()
+    eng.rebuild_stats(store.journey_days())
+    t2 = time.perf_counter()
+    total = store.ticket_count() if False else store.journey_count("2025-01-01", "2025-12-31")
+    print(f"tickets: {total:,}; generate {t1 - t0:.0f} s; build day/month stats {t2 - t1:.0f} s;"
+          f" db {(folder / 'qms.db').stat().st_size / 1e9:.2f} GB")
+    y0, y1 = date(2025, 1, 1), date(2025, 12, 31)
+    m0, m1 = date(2025, 6, 1), date(2025, 6, 30)
+    rows = []
+    for by in ("team", "counter", "officer", "procedure", "field", "hour", "weekday", "day",
+               "priority"):
+        rows.append((f"year, by {by}", timed(lambda by=by: eng.summary(y0, y1, by))))
+    rows.append(("year, heat map", timed(lambda: eng.heatmap(y0, y1))))
+    rows.append(("year, peak occupancy", timed(lambda: eng.occupancy(y0, y1))))
+    rows.append(("year, low ratings (500 newest)", timed(lambda: eng.low_ratings(y0, y1))))
+    rows.append(("month (all sites), monthly summary", timed(lambda: eng.monthly(m0, m1))))
+    rows.append(("18 Mar-9 Oct (partial months), by team",
+                 timed(lambda: eng.summary(date(2025, 3, 18), date(2025, 10, 9), "team"))))
+    rows.append(("one site, one month, by officer (exact)",
+                 timed(lambda: eng.summary(m0, m1, "officer", "branch03", "exact"))))
+    rows.append(("one site, one day, by team (exact)",
+                 timed(lambda: eng.summary(m0, m0, "team", "main", "exact"))))
+    print("| report | median of 3 (ms) |\n| --- | ---: |")
+    for name, ms in rows:
+        print(f"| {name} | {ms:,.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
