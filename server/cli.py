@@ -181,6 +181,12 @@ def cmd_kiosk(args) -> int:
     return run(args.args)
 
 
+def cmd_display_led(args) -> int:
+    from display_board.led_bridge import main as led_main
+
+    return led_main(args.args) or 0
+
+
 def cmd_bridge(args) -> int:
     from counter.bridge import run
 
@@ -271,6 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("kiosk", help="run the Kivy kiosk (needs the `kiosk` extra); "
                                      "its options: qms kiosk --help", add_help=False)
     s.set_defaults(fn=cmd_kiosk, passthrough=True)
+
+    s = sub.add_parser("display-led", help="drive hall LED wall boards from the live queue; "
+                                           "its options: qms display-led --help",
+                       add_help=False)
+    s.set_defaults(fn=cmd_display_led, passthrough=True)
 
     s = sub.add_parser("bridge", help="counter device bridge: keypads, LEDs, rating pads")
     s.add_argument("--server", help="the server's URL (default: [bridge] server)")
