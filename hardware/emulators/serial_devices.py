@@ -35,7 +35,8 @@ class KeypadEmulator(PtyDevice):
         else:
             for line in self._lines.feed(data):
                 parts = line.split(" ", 2)
-                if len(parts) >= 2 and parts[1] == "SHOW" and parts[0].startswith("#"):
+                if len(parts) >= 2 and parts[1] == "SHOW" and parts[0][:1] == "#" \
+                        and parts[0][1:].isdigit():
                     self.displays[int(parts[0][1:])] = parts[2] if len(parts) > 2 else ""
 
 
@@ -56,7 +57,7 @@ class LedBoardEmulator(PtyDevice):
             self.frames += 1
             self.frame_times.append(time.monotonic())
             if f.command == COUNTER_SHOW and len(f.data) == 7:
-                text = f.data.decode("ascii")
+                text = f.data.decode("ascii", "replace")
                 self.counters[f.address] = (text[:4].strip(), text[4:6].strip(), text[6] == "1")
             elif f.command == COUNTER_CLEAR:
                 self.counters.pop(f.address, None)
