@@ -39,6 +39,19 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("get", "/api/v1/reports/waits"): {"manager", "admin"},
     ("get", "/api/v1/openapi.json"): ANY,
 }
+MATRIX[("get", "/api/v1/announcements/audio")] = SIGNED
+MATRIX[("get", "/api/v1/counters/{n}/today")] = {"officer", "manager", "admin", "bridge"}
+MATRIX[("get", "/api/v1/dashboard")] = {"manager", "admin"}
+for _report in ("summary", "satisfaction", "heatmap", "occupancy", "priority", "low-ratings",
+                "monthly", "journeys", "export"):
+    MATRIX[("get", f"/api/v1/reports/{_report}")] = {"manager", "admin"}
+for _method, _path in (("get", "config"), ("put", "config"), ("get", "users"),
+                       ("post", "users"), ("patch", "users/{username}"), ("get", "devices"),
+                       ("post", "devices"), ("post", "devices/{name}/revoke"),
+                       ("patch", "procedures/{code}"), ("post", "procedures/route"),
+                       ("post", "procedures/import"), ("get", "imports/{job}"),
+                       ("get", "audit")):
+    MATRIX[(_method, f"/api/v1/admin/{_path}")] = {"admin"}
 for _action in ("call-next", "call-number", "recall", "start", "finish", "no-show", "transfer",
                 "pause", "resume", "close"):
     MATRIX[("post", f"/api/v1/counters/{{n}}/{_action}")] = COUNTER
@@ -59,7 +72,8 @@ def principals(client, tokens):
 
 def fill(path: str, ticket: dict) -> str:
     values = {"n": "1", "code": "1.001193", "token": ticket["token"],
-              "ticket_id": str(ticket["id"])}
+              "ticket_id": str(ticket["id"]), "username": "canbo05", "name": "no-such-device",
+              "job": "nope"}
     return re.sub(r"{([a-z_]+)}", lambda m: values[m.group(1)], path)
 
 
