@@ -36,42 +36,61 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict]]:
     """(line number, raw row) pairs from a .csv or .xlsx file."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        text = path.read_bytes().decode("utf-8-sig")
+        data = path.read_bytes()
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            _fail(data[:exc.start].count(b"\n") + 1, f"{path.name}: not UTF-8 text", exc)
         reader = csv.reader(io.StringIO(text))
-        header = next(reader, None)
-        if header is None:
-            raise ValidationFailed(f"{path.name}: the file is empty", code="bad_import")
-        keys = _map_header(header, path.name)
-        for line, values in enumerate(reader, start=2):
-            if any(v.strip() for v in values):
-                yield line, dict(zip(keys, values, strict=False))
+        try:
+            header = next(reader, None)
+            if header is None:
+                _fail(1, f"{path.name}: the file is empty")
+            keys = _map_header(header, path.name)
+            for line, values in enumerate(reader, start=2):
+                if any(v.strip() for v in values):
+                    yield line, dict(zip(keys, values, strict=False))
+        except csv.Error as exc:
+            _fail(reader.line_num or 1, f"{path.name}: {exc}", exc)
     elif suffix in (".xlsx", ".xlsm"):
         import openpyxl
 
         try:
             wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:
-            raise ValidationFailed(f"{path.name}: not a readable Excel file ({exc})",
-                                   code="bad_import") from exc
-        rows = wb.worksheets[0].iter_rows(values_only=True)
-        header = next(rows, None)
-        if header is None:
-            raise ValidationFailed(f"{path.name}: the sheet is empty", code="bad_import")
-        keys = _map_header(["" if h is None else str(h) for h in header], path.name)
-        for line, values in enumerate(rows, start=2):
-            vals = ["" if v is None else str(v) for v in values]
-            if any(v.strip() for v in vals):
-                yield line, dict(zip(keys, vals, strict=False))
+            raise ValidationFailed(f"line 1: {path.name}: not a readable Excel file ({exc})",
+                                   code="bad_import", details={"line": 1}) from exc
+        line = 1
+        try:
+            rows = wb.worksheets[0].iter_rows(values_only=True)
+            header = next(rows, None)
+            if header is None:
+                _fail(1, f"{path.name}: the sheet is empty")
+            keys = _map_header(["" if h is None else str(h) for h in header], path.name)
+            for line, values in enumerate(rows, start=2):  # noqa: B007 - used on failure
+                vals = ["" if v is None else str(v) for v in values]
+                if any(v.strip() for v in vals):
+                    yield line, dict(zip(keys, vals, strict=False))
+        except ValidationFailed:
+            raise
+        except Exception as exc:  # a damaged sheet fails while it is read (read-only mode)
+            _fail(line, f"{path.name}: not a readable Excel file ({exc})", exc)
+        finally:
+            wb.close()
     else:
         raise ValidationFailed(f"{path.name}: use a .csv or .xlsx file", code="bad_import")
+
+
+def _fail(line: int, message: str, cause: Exception | None = None):
+    raise ValidationFailed(f"line {line}: {message}", code="bad_import",
+                           details={"line": line}) from cause
 
 
 def _map_header(header: list[str], name: str) -> list[str | None]:
     keys = [HEADERS.get(fold(h)) for h in header]
     missing = [r for r in COLUMNS_REQUIRED if r not in keys]
     if missing:
-        raise ValidationFailed(f"{name}: missing column(s) {', '.join(missing)}",
-                               code="bad_import")
+        _fail(1, f"{name}: missing column(s) {', '.join(missing)}")
     return keys
 
 
