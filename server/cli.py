@@ -213,21 +213,20 @@ def serve_gevent(app, host: str, port: int, verbose: bool) -> None:
 
 
 def cmd_demo(args) -> int:
+    from .demo_run import run
+
     data_dir = Path(args.data_dir)
     if not (data_dir / "demo-tokens.json").exists():
         init = argparse.Namespace(data_dir=args.data_dir, demo=True, force=True,
                                   public_url=f"http://{args.host}:{args.port}")
         cmd_init(init)
-    base = f"http://{args.host}:{args.port}"
-    print(f"""
-Demo centre ready. Open:
-  hall display board   {base}/display
-  counter console      {base}/counter      (canbo01 / demo1234 ... canbo23)
-  manager dashboard    {base}/manager      (giamdoc / demo-manager)
-  admin                {base}/admin        (admin / demo-admin)
-  API                  {base}/api/v1/openapi.json
-""", flush=True)
-    return cmd_serve(args)
+    return run(data_dir, args.host, args.port, simulate=not args.no_simulate, kiosk=args.kiosk)
+
+
+def cmd_simulate(args) -> int:
+    from .simulate.runner import run
+
+    return run(args.args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -290,12 +289,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", required=True, help="bridge.toml (see docs/counter.md)")
     s.set_defaults(fn=cmd_bridge)
 
+    s = sub.add_parser("simulate", help="drive a simulated day through a server; "
+                                        "its options: qms simulate --help", add_help=False)
+    s.set_defaults(fn=cmd_simulate, passthrough=True)
+
     for name, fn, text in (("serve", cmd_serve, "run the server"),
-                           ("demo", cmd_demo, "init the demo centre if needed and run it")):
+                           ("demo", cmd_demo, "the demo centre with emulated devices and a "
+                                              "simulated day")):
         s = sub.add_parser(name, help=text)
         s.add_argument("--host", default="127.0.0.1")
         s.add_argument("--port", type=int, default=5000)
         s.add_argument("--verbose", action="store_true")
+        if name == "demo":
+            s.add_argument("--no-simulate", action="store_true",
+                           help="do not run a simulated day")
+            s.add_argument("--kiosk", action=argparse.BooleanOptionalAction, default=None,
+                           help="start the Kivy kiosk (default: when $DISPLAY is set)")
         s.set_defaults(fn=fn)
     return p
 

@@ -1,0 +1,174 @@
+"""`qms demo`: the whole hall on one machine.
+
+Starts the server on the demo centre, an emulated network ticket printer, an emulated LED
+wall board driven by `qms display-led`, a simulated day (`qms simulate` with four counters
+working through emulated keypads, the real counter bridge and rating pads) that starts
+again when it ends, and the Kivy kiosk when a screen is available. Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Demo:
+    def __init__(self, data_dir: Path, host: str, port: int, simulate: bool, kiosk: bool | None):
+        self.data_dir = data_dir
+        self.host, self.port = host, port
+        self.url = f"http://{host}:{port}"
+        self.simulate = simulate
+        self.kiosk = bool(os.environ.get("DISPLAY")) if kiosk is None else kiosk
+        self.children: dict[str, subprocess.Popen] = {}
+        self.logs = data_dir / "logs"
+        self.stopping = False
+
+    def spawn(self, name: str, *argv: str) -> subprocess.Popen:
+        self.logs.mkdir(exist_ok=True)
+        log = (self.logs / f"{name}.log").open("ab")
+        proc = subprocess.Popen([sys.executable, *argv], cwd=ROOT, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        self.children[name] = proc
+        return proc
+
+    def qms(self, name: str, *argv: str) -> subprocess.Popen:
+        return self.spawn(name, "-m", "server.cli", "--data-dir", str(self.data_dir), *argv)
+
+    def wait_http(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.children["server"].poll() is not None:
+                raise RuntimeError(f"the server exited; see {self.logs / 'server.log'}")
+            try:
+                if requests.get(self.url + "/api/v1/openapi.json", timeout=0.5).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError("the server did not start in 30 s")
+
+    def start(self) -> None:
+        tokens = json.loads((self.data_dir / "demo-tokens.json").read_text())
+        self.qms("server", "serve", "--host", self.host, "--port", str(self.port))
+        self.wait_http()
+        printer_port = 9100 if port_free(9100) else free_port()
+        self.spawn("printer", "-m", "hardware.emulators", "printer", "--port", str(printer_port),
+                   "--save-dir", str(self.data_dir / "printed"))
+        led_path = str(self.data_dir / "led-wall.pty")
+        self.spawn("led-wall", "-m", "hardware.emulators", "ledboard", "--path", led_path)
+        led_cfg = self.data_dir / "led.toml"
+        led_cfg.write_text(
+            f'server = "{self.url}"\ntoken = "{tokens["display-1"]}"\nsite = "main"\n\n'
+            f'[bus]\nport = "{led_path}"\nbaudrate = 9600\n\n'
+            '[[boards]]\naddress = 20\nlines = 4\ncolumns = 16\ntitle = "SO     QUAY"\n')
+        wait_for(lambda: os.path.exists(led_path), 10)
+        self.qms("display-led", "display-led", "--config", str(led_cfg))
+        if self.simulate:
+            self.start_simulation(seed=1)
+        if self.kiosk:
+            self.qms("kiosk", "kiosk", "--server", self.url, "--token", tokens["kiosk-1"],
+                     "--printer", f"tcp://127.0.0.1:{printer_port}", "--profile", "TM-T20II")
+        self.banner(tokens, printer_port)
+
+    def start_simulation(self, seed: int) -> None:
+        self.qms("simulate", "simulate", "--server", self.url, "--data-dir",
+                 str(self.data_dir), "--speed", "60", "--devices", "4", "--seed", str(seed),
+                 "--report", str(self.data_dir / "simulated-day.html"))
+
+    def banner(self, tokens: dict, printer_port: int) -> None:
+        u = self.url
+        print(f"""
+QMS-HCC demo centre is running (data in {self.data_dir}, logs in {self.logs}).
+
+  hall display board   {u}/display#token={tokens['display-1']}
+  counter console      {u}/counter        canbo05 / demo1234 (counters 1-4 are simulated)
+  rating tablet        {u}/rate/5         (sign in as the officer of counter 5)
+  manager dashboard    {u}/manager        giamdoc / demo-manager
+  admin                {u}/admin          admin / demo-admin
+  API                  {u}/api/v1/openapi.json
+  kiosk token          {tokens['kiosk-1']}
+  ticket printer       emulated at tcp://127.0.0.1:{printer_port} (jobs in {self.data_dir}/printed)
+  simulated day        {'running at 60x: tickets, calls, keypads and ratings' if self.simulate
+                        else 'off'}
+  kiosk window         {'started' if self.kiosk else 'off (no $DISPLAY; run qms kiosk ...)'}
+
+Press Ctrl-C to stop.
+""", flush=True)
+
+    def watch(self) -> int:
+        seed = 1
+        while not self.stopping:
+            time.sleep(1)
+            if self.children["server"].poll() is not None:
+                print("the server stopped; see logs/server.log", file=sys.stderr)
+                return 1
+            sim = self.children.get("simulate")
+            if sim is not None and sim.poll() is not None and not self.stopping:
+                seed += 1  # the day is over: simulate another one
+                self.start_simulation(seed)
+        return 0
+
+    def stop(self, *_args) -> None:
+        self.stopping = True
+        for name in reversed(list(self.children)):
+            proc = self.children[name]
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.children.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def run(data_dir: Path, host: str, port: int, simulate: bool = True,
+        kiosk: bool | None = None) -> int:
+    demo = Demo(data_dir, host, port, simulate, kiosk)
+    signal.signal(signal.SIGTERM, demo.stop)
+    try:
+        demo.start()
+        return demo.watch()
+    except KeyboardInterrupt:
+        return 0
+    except RuntimeError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        demo.stop()
