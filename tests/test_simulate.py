@@ -119,3 +119,10 @@ def test_profile_day_totals_and_mix():
 
 def test_bad_arguments():
     assert run(["--day-load", "busiest", "--server", "http://127.0.0.1:9"]) == 2
+
+
+def test_counter_list():
+    from server.simulate.runner import counter_spec
+
+    assert counter_spec("1-4,7") == [1, 2, 3, 4, 7]
+    assert counter_spec("5") == [5]

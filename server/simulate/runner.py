@@ -129,6 +129,18 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the server did not start in 30 s")
 
 
+def counter_spec(text: str) -> list[int]:
+    """'1-4,7' -> [1, 2, 3, 4, 7]."""
+    out: set[int] = set()
+    try:
+        for part in filter(None, text.split(",")):
+            lo, _, hi = part.partition("-")
+            out.update(range(int(lo), int(hi or lo) + 1))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a counter list: {text!r}") from exc
+    return sorted(out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qms simulate", description=__doc__.split("\n\n")[0])
     p.add_argument("--profile", default="bac-ninh", choices=sorted(PROFILES))
@@ -148,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--devices", type=int, nargs="?", const=4, default=0, metavar="N",
                    help="counters 1..N act through emulated keypads, the counter bridge "
                         "and rating pads (default N=4 when given bare)")
+    p.add_argument("--counters", type=counter_spec, default=None, metavar="LIST",
+                   help="staff only these counters, e.g. 1-4,7 (default all); tickets are "
+                        "then issued only for the teams they serve")
     p.add_argument("--password", default="demo1234", help="the officers' password")
     p.add_argument("--report", help="write a report (.md, .html or .json)")
     p.add_argument("--quiet", action="store_true")
@@ -210,9 +225,13 @@ def simulate(server: str, tokens: dict, profile, args) -> dict:
     reader = Api(server, tokens["display-1"])
     state = reader.get("/state")
     teams = {t["id"]: t["name"] for t in state["teams"]}
-    counters = {c["number"]: c["teams"] for c in state["counters"]}
+    counters = {c["number"]: c["teams"] for c in state["counters"]
+                if args.counters is None or c["number"] in args.counters}
+    if not counters:
+        raise RuntimeError("none of the --counters exists in this centre")
+    staffed = {t for ts in counters.values() for t in ts}
     procedures = Api(server, tokens["kiosk-1"]).get("/procedures?limit=5000")["items"]
-    mix = ProcedureMix(procedures, profile.fields)
+    mix = ProcedureMix([p for p in procedures if p.get("team_id") in staffed], profile.fields)
     kiosk = Kiosk(server, tokens["kiosk-1"])
     display = DisplayClient(server, tokens["display-1"]).connect()
     since = reader.get("/events?since=0&limit=1")["seq"]
@@ -225,9 +244,11 @@ def simulate(server: str, tokens: dict, profile, args) -> dict:
             o = Officer(sim, n, team_ids, f"canbo{n:02d}", args.password)
             o.sign_in(rig if n in device_counters else None)
             sim.officers.append(o)
-        arrivals = profile.arrivals(rng, args.day_load, start_s, end_s)
+        shares = ProcedureMix(procedures, profile.fields).team_shares()
+        load = round(profile.day_total(args.day_load) * sum(shares.get(t, 0) for t in staffed))
+        arrivals = profile.arrivals(rng, load, start_s, end_s)  # the staffed teams' share
         sim.arrivals_left = len(arrivals)
-        team_ids = sorted(teams)
+        team_ids = sorted(staffed)
         for t in arrivals:
             sim.at(t, lambda t=t: _arrive(sim, kiosk, mix, team_ids, t))
         for o in sim.officers:
@@ -272,8 +293,9 @@ def _arrive(sim: Sim, kiosk: Kiosk, mix: ProcedureMix, team_ids: list[int], t: f
     proc = mix.pick(rng)
     no_show = rng.random() < p.no_show
     transfer = None
-    if not no_show and rng.random() < p.transfer:
-        transfer = rng.choice([x for x in team_ids if x != proc["team_id"]] or team_ids)
+    others = [x for x in team_ids if x != proc["team_id"]]
+    if not no_show and others and rng.random() < p.transfer:
+        transfer = rng.choice(others)
     c = Citizen(proc["code"], proc["team_id"], p.priority_class(rng), no_show,
                 slow=rng.random() < p.recall, transfer_to=transfer,
                 rating=p.rating(rng), arrived=t)
