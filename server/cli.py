@@ -226,7 +226,7 @@ def cmd_demo(args) -> int:
 def cmd_simulate(args) -> int:
     from .simulate.runner import run
 
-    return run(args.args)
+    return run(["--data-dir", args.data_dir, *args.args])  # a later --data-dir wins
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -81,7 +81,8 @@ class Demo:
 
     def start_simulation(self, seed: int) -> None:
         self.qms("simulate", "simulate", "--server", self.url, "--data-dir",
-                 str(self.data_dir), "--speed", "60", "--devices", "4", "--seed", str(seed),
+                 str(self.data_dir), "--speed", "60", "--devices", "4", "--counters", "1-4",
+                 "--seed", str(seed),
                  "--report", str(self.data_dir / "simulated-day.html"))
 
     def banner(self, tokens: dict, printer_port: int) -> None:
