@@ -58,6 +58,7 @@ def generate(store: Store, n: int, seed: int = 1) -> None:
             status = "done" if roll < 0.9 else ("no_show" if roll < 0.96 else "cancelled")
             called = None if status == "cancelled" else issued + timedelta(seconds=wait)
             rating = rnd.choice((4, 4, 4, 3, 3, 2, 1)) if status == "done" and roll < 0.5 else None
+            finished = called + timedelta(seconds=service) if status == "done" else None
             p = proc_idx[k]
             row = {"ticket_id": tid, "site": site, "day": day.isoformat(), "hour": hour,
                    "weekday": day.weekday(), "number": 1000 * team + k, "team_id": team,
@@ -68,13 +69,16 @@ def generate(store: Store, n: int, seed: int = 1) -> None:
                    "status": status,
                    "first_called_at": called.isoformat(timespec="milliseconds") if called
                    else None, "wait_s": round(wait, 3) if called else None,
-                   "started_at": None, "finished_at": None,
+                   "started_at": None,
+                   "finished_at": finished.isoformat(timespec="milliseconds") if finished
+                   else None,
                    "service_s": round(service, 3) if status == "done" else None,
                    "left_queue_at": (called or issued + timedelta(seconds=wait))
                    .isoformat(timespec="milliseconds"),
                    "transfers": 1 if roll < 0.02 else 0, "recalls": 0, "rating": rating,
                    "rating_reason": "chờ lâu" if rating and rating <= 2 else None,
-                   "rated_at": None}
+                   "rated_at": finished.isoformat(timespec="milliseconds") if rating
+                   else None}
             batch.append(tuple(row[c] for c in JOURNEY_COLUMNS))
             if len(batch) >= 50_000:
                 flush(store, batch)
@@ -104,6 +108,7 @@ def main(argv=None) -> int:
     ap.add_argument("--dir", default=None)
     args = ap.parse_args(argv)
     folder = Path(args.dir or tempfile.mkdtemp(prefix="qms-bench-reports-"))
+    folder.mkdir(parents=True, exist_ok=True)
     store = Store(folder / "qms.db")
     cfg = demo_config()
     cfg.sites = {s: s for s in SITES}
@@ -113,25 +118,45 @@ def main(argv=None) -> int:
     t1 = time.perf_counter()
     eng.rebuild_stats(store.journey_days())
     t2 = time.perf_counter()
-    total = store.ticket_count() if False else store.journey_count("2025-01-01", "2025-12-31")
-    print(f"tickets: {total:,}; generate {t1 - t0:.0f} s; build day/month stats {t2 - t1:.0f} s;"
-          f" db {(folder / 'qms.db').stat().st_size / 1e9:.2f} GB")
+    total = store.journey_count("2025-01-01", "2025-12-31")
+    n_agg = store.db.conn.execute("SELECT COUNT(*) FROM report_agg").fetchone()[0]
+    store.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    print(f"tickets: {total:,}; generate {t1 - t0:.0f} s; build day/month aggregates "
+          f"{t2 - t1:.0f} s ({n_agg:,} report_agg rows); db "
+          f"{(folder / 'qms.db').stat().st_size / 1e9:.2f} GB", flush=True)
     y0, y1 = date(2025, 1, 1), date(2025, 12, 31)
     m0, m1 = date(2025, 6, 1), date(2025, 6, 30)
     rows = []
-    for by in ("team", "counter", "officer", "procedure", "field", "hour", "weekday", "day",
-               "priority"):
-        rows.append((f"year, by {by}", timed(lambda by=by: eng.summary(y0, y1, by))))
-    rows.append(("year, heat map", timed(lambda: eng.heatmap(y0, y1))))
-    rows.append(("year, peak occupancy", timed(lambda: eng.occupancy(y0, y1))))
-    rows.append(("year, low ratings (500 newest)", timed(lambda: eng.low_ratings(y0, y1))))
-    rows.append(("month (all sites), monthly summary", timed(lambda: eng.monthly(m0, m1))))
-    rows.append(("18 Mar-9 Oct (partial months), by team",
+    for site in (None, "branch03"):
+        where = "all sites" if site is None else "one site"
+        for by in ("team", "counter", "officer", "procedure", "field", "hour", "weekday",
+                   "day", "priority", "site"):
+            rows.append((f"year, {where}, by {by}",
+                         timed(lambda by=by, site=site: eng.summary(y0, y1, by, site))))
+        rows.append((f"year, {where}, satisfaction by officer",
+                     timed(lambda site=site: eng.summary(y0, y1, "officer", site))))
+        rows.append((f"year, {where}, heat map", timed(lambda site=site: eng.heatmap(y0, y1, site))))
+        rows.append((f"year, {where}, peak occupancy",
+                     timed(lambda site=site: eng.occupancy(y0, y1, site))))
+        rows.append((f"year, {where}, priority", timed(lambda site=site: eng.priority(y0, y1, site))))
+        rows.append((f"year, {where}, monthly (team + field)",
+                     timed(lambda site=site: eng.monthly(y0, y1, site))))
+        rows.append((f"year, {where}, low ratings (500 newest)",
+                     timed(lambda site=site: eng.low_ratings(y0, y1, site))))
+    rows.append(("one month, all sites, monthly", timed(lambda: eng.monthly(m0, m1))))
+    rows.append(("18 Mar-9 Oct (partial months), all sites, by team",
                  timed(lambda: eng.summary(date(2025, 3, 18), date(2025, 10, 9), "team"))))
-    rows.append(("one site, one month, by officer (exact)",
+    rows.append(("18 Mar-9 Oct, all sites, by procedure",
+                 timed(lambda: eng.summary(date(2025, 3, 18), date(2025, 10, 9), "procedure"))))
+    n_month = store.journey_count(m0.isoformat(), m1.isoformat(), "branch03")
+    rows.append((f"one site, one month ({n_month:,} tickets), by officer, exact path",
                  timed(lambda: eng.summary(m0, m1, "officer", "branch03", "exact"))))
     rows.append(("one site, one day, by team (exact)",
                  timed(lambda: eng.summary(m0, m0, "team", "main", "exact"))))
+    t = time.perf_counter()
+    eng.rebuild_stats([(s, "2025-06-02") for s in SITES])
+    rows.append(("incremental rebuild of one day (11 sites) and its month",
+                 (time.perf_counter() - t) * 1000))
     print("| report | median of 3 (ms) |\n| --- | ---: |")
     for name, ms in rows:
         print(f"| {name} | {ms:,.0f} |")

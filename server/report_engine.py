@@ -2,9 +2,9 @@
 the event log (incrementally, by seq), and answers every manager report.
 
 Ranges holding up to EXACT_LIMIT tickets are computed exactly from journey rows
-(`report_figures`); longer ranges add up pre-aggregated stats rows (`report_stats`):
-counts, means, maxima and within-target shares stay exact there, p50/p90 come from
-one-minute histograms.
+(`report_figures`); longer ranges add up pre-aggregated `report_agg` rows
+(`report_stats`): counts, means, maxima and within-target shares stay exact there,
+p50/p90 come from sparse histograms (1-minute buckets to 2 h, 10-minute buckets to 8 h).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from . import report_stats as rs
 from .config import PRIORITY_LABELS_VI, Config
 from .report_fold import apply_event
 
-EXACT_LIMIT = 150_000
+EXACT_LIMIT = 40_000
 WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 
 
@@ -84,19 +84,43 @@ class ReportEngine:
                     seq = evts[-1]["seq"]
                 if seq != start_seq:
                     self.store.set_report_cursor(site, seq, {"officers": officers})
-            self.rebuild_stats(touched)
+            if self.store.stats_empty():  # new or migrated database: build them all
+                touched = set(self.store.journey_days())
+            if touched:
+                self.rebuild_stats(touched)
         return folded
 
-    def rebuild_stats(self, site_days) -> None:
+    def rebuild_stats(self, site_days, batch: int = 400) -> None:
+        """Recompute the day aggregates of the given (site, day) pairs from their journeys,
+        then the month aggregates of every (site, month) touched. The same code serves the
+        incremental refresh (today's site-days) and a full rebuild (`journey_days()`)."""
         now = iso(self.clock())
-        months = set()
+        tz = self.config.tz
+        ends: dict[str, str] = {}
+
+        def day_end(day: str) -> str:
+            if day not in ends:
+                ends[day] = fig.day_end(day, tz)
+            return ends[day]
+
+        by_month: dict[str, tuple[set, set]] = {}
         for site, day in site_days:
-            rows = rs.day_rows(self.store.journeys_of_day(site, day), self.config.tz, now)
-            self.store.replace_stats("d", day, site, rows)
-            months.add((site, day[:7]))
-        for site, month in months:
-            rows = rs.month_rows(self.store.day_stats_of_month(site, month), month)
-            self.store.replace_stats("m", month, site, rows)
+            sites, days = by_month.setdefault(day[:7], (set(), set()))
+            sites.add(site)
+            days.add(day)
+        with self.store.write():
+            for month, (sites, days) in sorted(by_month.items()):
+                # every touched site x every touched day, so that the month adds up the
+                # fresh rows in memory and reads back only the other days
+                pairs = [(s, d) for d in sorted(days) for s in sorted(sites)]
+                fresh: list = []
+                for i in range(0, len(pairs), batch):
+                    part = pairs[i:i + batch]
+                    rows = rs.day_rows(self.store.journey_columns(part), now, day_end)
+                    self.store.replace_stats("d", part, rows)
+                    fresh += rows
+                rows = rs.month_rows(fresh + self.store.day_stats_of_month(sites, month, days))
+                self.store.replace_stats("m", [(s, month) for s in sites], rows)
 
     # -- helpers --------------------------------------------------------------------------
     def target_s(self, by: str):
@@ -133,7 +157,8 @@ class ReportEngine:
     def exact(self, d0: date, d1: date, site: str | None, precision: str) -> bool:
         if precision in ("exact", "fast"):
             return precision == "exact"
-        return self.store.journey_count(d0.isoformat(), d1.isoformat(), site) <= EXACT_LIMIT
+        n = self.store.journey_count(d0.isoformat(), d1.isoformat(), site, EXACT_LIMIT + 1)
+        return n <= EXACT_LIMIT
 
     def _journeys(self, d0, d1, site):
         return self.store.journeys_between(d0.isoformat(), d1.isoformat(), site)
@@ -143,6 +168,10 @@ class ReportEngine:
             return self.store.stats_rows("all", [], [(d0.isoformat(), d1.isoformat())], site)
         months, spans = split_range(d0, d1)
         return self.store.stats_rows(dim, months, spans, site)
+
+    def _sums(self, dim, d0, d1, site, columns):
+        months, spans = split_range(d0, d1)
+        return self.store.stats_sums(dim, months, spans, site, columns)
 
     # -- reports --------------------------------------------------------------------------
     def summary(self, d0: date, d1: date, by: str, site: str | None = None,
@@ -170,8 +199,10 @@ class ReportEngine:
             if exact:
                 out = fig.heatmap(self._journeys(d0, d1, site))
             else:
-                out = rs.heatmap(self._stats("hourwd", d0, d1, site),
-                                 self._stats("day", d0, d1, site))
+                days = [day for _, day, _ in self.store.stats_day_peaks(
+                    d0.isoformat(), d1.isoformat(), site)]
+                out = rs.heatmap(self._sums("hourwd", d0, d1, site,
+                                            ("issued", "wait_sum", "called")), days)
         return {"from": d0.isoformat(), "to": d1.isoformat(), "exact": exact,
                 "weekdays": list(WEEKDAYS_VI), **out}
 
@@ -182,9 +213,9 @@ class ReportEngine:
                 days = fig.occupancy(self._journeys(d0, d1, site), self.config.tz,
                                      iso(self.clock()))
             else:
-                days = [{"site": r["site"], "day": r["day"], "peak": r["peak_waiting"],
-                         "at": None} for r in sorted(self._stats("day", d0, d1, site),
-                                                     key=lambda r: (r["day"], r["site"]))]
+                days = [{"site": s, "day": day, "peak": peak, "at": None}
+                        for s, day, peak in self.store.stats_day_peaks(
+                            d0.isoformat(), d1.isoformat(), site)]
         peak = max(days, key=lambda d: d["peak"], default=None)
         return {"from": d0.isoformat(), "to": d1.isoformat(), "exact": exact, "peak": peak,
                 "days": days}

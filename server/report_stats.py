@@ -1,17 +1,27 @@
 """Pre-aggregated report figures for long date ranges (a year of a province's tickets).
 
-Per site and business day, and again per month, the engine stores for every dimension and
-group key: counts, wait/service sums and maxima, rating counts, the peak number waiting,
-and wait/service histograms (one-minute buckets up to 2 h, then 10-minute buckets up to
-8 h). A report over many days adds these rows up: counts, means, maxima and the share
-within a whole-minute target stay exact; p50/p90 are interpolated inside their bucket
-(within 60 s below two hours).
+Per site and business day (period 'd'), and again per month (period 'm'), the engine keeps
+one `report_agg` row per dimension and group key with counts, wait/service sums and maxima,
+rating counts, the day's peak number waiting (dimension 'all'/'site'), and wait/service
+histograms. A report over many days adds these rows up with numpy: counts, means, maxima,
+ratings and the share within a whole-minute target (up to 2 h) stay exact; p50/p90 are
+interpolated inside their histogram bucket.
+
+Histogram buckets: one minute wide up to 2 h (120 buckets), then 10 minutes wide up to 8 h
+(36 buckets); the last bucket also holds longer values (its top is the group's maximum).
+So a p50/p90 from aggregates is within 60 s of the exact nearest-rank value below 2 h, and
+within 600 s between 2 h and 8 h.
+
+Histograms are stored *sparse*: a BLOB of little-endian uint32 words, one per non-empty
+bucket, `bucket | count << 8` (a count above 2^24 - 1 is split over several words). A group
+of one ticket costs 4 bytes per histogram; a dense row would cost 624.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import date
 
 import numpy as np
 
@@ -20,9 +30,19 @@ from . import report_figures as fig
 NB = 156
 STAT_DIMS = ("all", "site", "team", "counter", "officer", "procedure", "field", "hour",
              "weekday", "priority", "priority_class", "hourwd")
-PEAK_DIMS = ("all", "site", "team")
-SCALARS = ("issued", "called", "served", "no_show", "transferred", "cancelled", "wait_sum",
-           "service_sum", "r1", "r2", "r3", "r4")
+SUMS = ("issued", "called", "served", "no_show", "transferred", "cancelled", "wait_sum",
+        "service_sum", "r1", "r2", "r3", "r4")
+MAXES = ("wait_max", "service_max", "peak_waiting")
+# the order of a report_agg row (storage/reports.py writes and reads these columns)
+STAT_COLUMNS = ("dim", "period", "day", "site", "key", *SUMS, *MAXES, "wait_hist",
+                "service_hist")
+COL = {c: i for i, c in enumerate(STAT_COLUMNS)}
+# journey columns the aggregates are built from
+SOURCE_COLUMNS = ("site", "day", "hour", "weekday", "team_id", "counter", "officer",
+                  "procedure_code", "field", "priority", "status", "wait_s", "service_s",
+                  "transfers", "rating", "issued_at", "left_queue_at")
+COUNT_BITS = 24
+MAX_COUNT = (1 << COUNT_BITS) - 1
 
 
 def bucket(s: float) -> int:
@@ -34,96 +54,248 @@ def bucket(s: float) -> int:
     return min(NB - 1, 120 + math.ceil((s - 7200) / 600) - 1)
 
 
+def buckets(s: np.ndarray) -> np.ndarray:
+    """`bucket` over an array (same float arithmetic, same result)."""
+    with np.errstate(invalid="ignore"):
+        m = np.ceil(s / 60)
+        long = np.minimum(NB - 1, 120 + np.ceil((s - 7200) / 600) - 1)
+        b = np.where(m <= 120, m - 1, long)
+        b = np.where(s <= 0, 0, b)
+    return np.nan_to_num(b).astype(np.int64)
+
+
 def edges(k: int) -> tuple[float, float]:
     if k < 120:
         return 60.0 * k, 60.0 * (k + 1)
     return 7200.0 + 600 * (k - 120), 7200.0 + 600 * (k - 119)
 
 
-def key_of(dim: str, j: dict):
+UPPER = np.array([edges(k)[1] for k in range(NB)])
+
+
+# -- sparse histogram BLOBs ------------------------------------------------------------------
+def encode_groups(group: np.ndarray, bucket_: np.ndarray, count: np.ndarray,
+                  n_groups: int) -> list[bytes]:
+    """One BLOB per group 0..n_groups-1 from (group, bucket, count) entries sorted by group."""
+    count = count.astype(np.int64)
+    if count.size and count.max() > MAX_COUNT:
+        reps = -(-count // MAX_COUNT)
+        idx = np.repeat(np.arange(count.size), reps)
+        pos = np.arange(idx.size) - (np.cumsum(reps) - reps)[idx]
+        group, bucket_ = group[idx], bucket_[idx]
+        count = np.minimum(MAX_COUNT, count[idx] - pos * MAX_COUNT)
+    words = (bucket_.astype(np.uint32) | (count.astype(np.uint32) << 8)).astype("<u4")
+    raw = words.tobytes()
+    bounds = (np.searchsorted(group, np.arange(n_groups + 1)) * 4).tolist()
+    return [raw[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def encode_dense(h: np.ndarray) -> list[bytes]:
+    """One BLOB per row of a (groups x NB) count matrix."""
+    g, b = np.nonzero(h)
+    return encode_groups(g, b, h[g, b], h.shape[0])
+
+
+def dense(blobs: Sequence[bytes | None], group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Add up sparse BLOBs into a (n_groups x NB) float64 matrix; blob i goes to group[i]."""
+    blobs = [b or b"" for b in blobs]
+    lens = np.fromiter(map(len, blobs), np.int64, len(blobs)) // 4
+    words = np.frombuffer(b"".join(blobs), dtype="<u4")
+    g = np.repeat(group, lens)
+    flat = g * NB + (words & 0xFF).astype(np.int64)
+    return np.bincount(flat, weights=(words >> 8).astype(np.float64),
+                       minlength=n_groups * NB).reshape(n_groups, NB)
+
+
+def decode(blob: bytes | None) -> np.ndarray:
+    return dense([blob], np.zeros(1, np.int64), 1)[0]
+
+
+# -- building day rows from journeys ---------------------------------------------------------
+def factorize(values) -> tuple[np.ndarray, list]:
+    index: dict = {}
+    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), np.int64,
+                        len(values))
+    return codes, list(index)
+
+
+def _opt(v) -> str:
+    return "" if v is None else str(v)
+
+
+KEY_TEXT: dict[str, Callable] = {
+    "all": lambda v: "all", "site": str, "team": _opt, "counter": _opt, "officer": _opt,
+    "procedure": _opt, "field": lambda v: v or "", "hour": str, "weekday": str,
+    "priority": lambda v: "priority" if v else "normal",
+    "priority_class": lambda v: v or "normal",
+    "hourwd": lambda v: f"{v[0]}:{v[1]:02d}",
+}
+
+
+RAW = {"team": "team_id", "procedure": "procedure_code", "priority_class": "priority",
+       "priority": "priority"}
+TEXT_COLUMNS = ("site", "day", "officer", "procedure_code", "field", "priority")
+
+
+def column_codes(values, text: bool) -> tuple[np.ndarray, list]:
+    """Codes and distinct values of one journey column, sorted in C (None kept as None)."""
+    if text:
+        arr = np.array([v if v is not None else "\x00" for v in values], dtype=str)
+        uniq, codes = np.unique(arr, return_inverse=True)
+        return codes, [None if u == "\x00" else str(u) for u in uniq.tolist()]
+    arr = np.array(values, dtype=np.float64)
+    uniq, codes = np.unique(arr, return_inverse=True)  # NaN (None) sorts last
+    return codes, [None if math.isnan(u) else int(u) for u in uniq.tolist()]
+
+
+def dim_keys(dim: str, raw: dict) -> tuple[np.ndarray, list[str]]:
+    """Per journey, the code of its group key in dimension `dim`, and the key texts;
+    `raw` maps a journey column to its column_codes."""
+    n = len(raw["site"][0])
+    if dim == "all":
+        return np.zeros(n, np.int64), ["all"]
     if dim == "hourwd":
-        return f"{j['weekday']}:{j['hour']:02d}"
-    return fig.DIMS[dim](j)
+        (hc, hv), (wc, wv) = raw["hour"], raw["weekday"]
+        codes = wc * len(hv) + hc
+        texts = [KEY_TEXT[dim]((w, h)) for w in wv for h in hv]
+    else:
+        codes, uniques = raw[RAW.get(dim, dim)]
+        texts = [KEY_TEXT[dim](u) for u in uniques]
+    kcodes, keys = factorize(texts)
+    return kcodes[codes], keys
 
 
-def day_rows(journeys: list[dict], tz, now: str) -> list[dict]:
-    """report_stats rows (period 'd') for the journeys of one site and business day."""
-    if not journeys:
+def peaks(c: dict, group: np.ndarray, n_groups: int, now: str, day_end) -> np.ndarray:
+    """Most tickets waiting at once (issued, not yet first called nor cancelled) per group
+    (a site and day), as report_figures.occupancy counts it."""
+    starts, ends, owners = [], [], []
+    for i, (at, left, day) in enumerate(zip(c["issued_at"], c["left_queue_at"], c["day"],
+                                            strict=True)):
+        end = left or min(now, day_end(day))
+        if end > at:
+            starts.append(at)
+            ends.append(end)
+            owners.append(i)
+    out = np.zeros(n_groups, np.int64)
+    if not owners:
+        return out
+    g = group[np.array(owners)]
+    times = np.array(starts + ends)
+    _, rank = np.unique(times, return_inverse=True)
+    gg = np.concatenate([g, g])
+    delta = np.concatenate([np.ones(len(g), np.int64), -np.ones(len(g), np.int64)])
+    order = np.lexsort((delta, rank, gg))  # at the same instant, leaving comes first
+    level = np.cumsum(delta[order])  # every group adds up to 0, so no reset is needed
+    gs = gg[order]
+    first = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
+    out[gs[first]] = np.maximum.reduceat(level, first)
+    return out
+
+
+def day_rows(c: dict, now: str, day_end) -> list[tuple]:
+    """report_agg rows (period 'd', in STAT_COLUMNS order) for journeys given as columns
+    (`SOURCE_COLUMNS` -> sequence), any number of sites and days."""
+    n = len(c["site"])
+    if not n:
         return []
-    site, day = journeys[0]["site"], journeys[0]["day"]
-    out = []
+    raw = {col: column_codes(c[col], col in TEXT_COLUMNS)
+           for col in ("site", "day", "team_id", "counter", "officer", "procedure_code",
+                       "field", "hour", "weekday", "priority")}
+    (site_c, site_v), (day_c, day_v) = raw["site"], raw["day"]
+    sd_u, sd = np.unique(site_c * len(day_v) + day_c, return_inverse=True)
+    sd_keys = [(site_v[u // len(day_v)], day_v[u % len(day_v)]) for u in sd_u.tolist()]
+    wait = np.array(c["wait_s"], dtype=np.float64)
+    service = np.array(c["service_s"], dtype=np.float64)
+    status = np.array(c["status"], dtype=object)
+    rating = np.array([r if r in (1, 2, 3, 4) else 0 for r in c["rating"]], np.int64)
+    transferred = np.array([1 if t else 0 for t in c["transfers"]], np.float64)
+    called = ~np.isnan(wait)
+    served = (status == "done") & ~np.isnan(service)
+    flags = {"no_show": (status == "no_show").astype(np.float64),
+             "cancelled": (status == "cancelled").astype(np.float64),
+             "transferred": transferred}
+    wait_b = buckets(np.where(called, wait, 0))
+    serv_b = buckets(np.where(served, service, 0))
+    sd_peak = peaks(c, sd, len(sd_keys), now, day_end)
+    out: list[tuple] = []
     for dim in STAT_DIMS:
-        groups: dict = defaultdict(list)
-        for j in journeys:
-            groups[key_of(dim, j)].append(j)
-        for key, js in groups.items():
-            wait_h = np.zeros(NB, dtype=np.uint32)
-            serv_h = np.zeros(NB, dtype=np.uint32)
-            row = dict.fromkeys(SCALARS, 0)
-            row.update(dim=dim, period="d", day=day, site=site,
-                       key="" if key is None else str(key), wait_max=None, service_max=None,
-                       peak_waiting=0)
-            for j in js:
-                row["issued"] += 1
-                row["no_show"] += j["status"] == "no_show"
-                row["cancelled"] += j["status"] == "cancelled"
-                row["transferred"] += 1 if j["transfers"] else 0
-                if j["wait_s"] is not None:
-                    row["called"] += 1
-                    row["wait_sum"] += j["wait_s"]
-                    row["wait_max"] = max(row["wait_max"] or 0, j["wait_s"])
-                    wait_h[bucket(j["wait_s"])] += 1
-                if j["status"] == "done" and j["service_s"] is not None:
-                    row["served"] += 1
-                    row["service_sum"] += j["service_s"]
-                    row["service_max"] = max(row["service_max"] or 0, j["service_s"])
-                    serv_h[bucket(j["service_s"])] += 1
-                if j["rating"] in (1, 2, 3, 4):
-                    row[f"r{j['rating']}"] += 1
-            if dim in PEAK_DIMS:
-                occ = fig.occupancy(js, tz, now)
-                row["peak_waiting"] = max((o["peak"] for o in occ), default=0)
-            row["wait_hist"] = wait_h.tobytes()
-            row["service_hist"] = serv_h.tobytes()
-            out.append(row)
+        kc, keys = dim_keys(dim, raw)
+        uniq, g = np.unique(sd * len(keys) + kc, return_inverse=True)
+        n_g = len(uniq)
+        g_sd, g_key = uniq // len(keys), uniq % len(keys)
+
+        def count(mask=None, weights=None, g=g, n_g=n_g):
+            idx = g if mask is None else g[mask]
+            w = weights if mask is None or weights is None else weights[mask]
+            return np.bincount(idx, weights=w, minlength=n_g)
+
+        def top(mask, values, g=g, n_g=n_g):
+            m = np.full(n_g, -np.inf)
+            np.maximum.at(m, g[mask], values[mask])
+            return [None if v == -np.inf else v for v in m.tolist()]
+
+        def hist(mask, b, g=g, n_g=n_g):
+            u, cnt = np.unique(g[mask] * NB + b[mask], return_counts=True)
+            return encode_groups(u // NB, u % NB, cnt, n_g)
+
+        cols = {"issued": count(), "called": count(called), "served": count(served),
+                "wait_sum": count(called, wait), "service_sum": count(served, service)}
+        for k, w in flags.items():
+            cols[k] = count(None, w)
+        for s in (1, 2, 3, 4):
+            cols[f"r{s}"] = count(rating == s)
+        peak = sd_peak[g_sd] if dim in ("all", "site") else np.zeros(n_g, np.int64)
+        sums = [cols[k].tolist() if k.endswith("_sum") else cols[k].astype(np.int64).tolist()
+                for k in SUMS]
+        sites = [sd_keys[i][0] for i in g_sd.tolist()]
+        days = [sd_keys[i][1] for i in g_sd.tolist()]
+        out += zip([dim] * n_g, ["d"] * n_g, days, sites, [keys[i] for i in g_key.tolist()],
+                   *sums, top(called, wait), top(served, service), peak.tolist(),
+                   hist(called, wait_b), hist(served, serv_b), strict=True)
     return out
 
 
-def merge(rows: list[dict], group=lambda r: (r["dim"], r["site"], r["key"])) -> dict:
-    """Add up stats rows per group: {group: merged row with numpy histograms}."""
-    out: dict = {}
-    for r in rows:
-        g = group(r)
-        m = out.get(g)
-        wait_h = np.frombuffer(r["wait_hist"], dtype=np.uint32)
-        serv_h = np.frombuffer(r["service_hist"], dtype=np.uint32)
-        if m is None:
-            m = out[g] = {k: r[k] for k in SCALARS}
-            m.update(dim=r["dim"], site=r["site"], key=r["key"], wait_max=r["wait_max"],
-                     service_max=r["service_max"], peak_waiting=r["peak_waiting"],
-                     wait_hist=wait_h.astype(np.uint64), service_hist=serv_h.astype(np.uint64))
-            continue
-        for k in SCALARS:
-            m[k] += r[k]
-        for k in ("wait_max", "service_max", "peak_waiting"):
-            if r[k] is not None and (m[k] is None or r[k] > m[k]):
-                m[k] = r[k]
-        m["wait_hist"] += wait_h
-        m["service_hist"] += serv_h
-    return out
+# -- adding rows up --------------------------------------------------------------------------
+class Merged:
+    """Stats rows added up per group: scalar arrays, maxima and dense histograms."""
+
+    def __init__(self, rows: Sequence[Sequence], group: Callable[[Sequence], object]):
+        codes, self.groups = factorize([group(r) for r in rows])
+        n = len(self.groups)
+        cols = list(zip(*rows, strict=True)) if rows else [()] * len(STAT_COLUMNS)
+        self.sums = {k: np.bincount(codes, weights=np.array(cols[COL[k]], np.float64),
+                                    minlength=n) for k in SUMS}
+        self.maxes = {}
+        for k in MAXES:
+            v = np.array(cols[COL[k]], np.float64)
+            m = np.full(n, -np.inf)
+            ok = ~np.isnan(v)
+            np.maximum.at(m, codes[ok], v[ok])
+            self.maxes[k] = m
+        self.wait_hist = dense(cols[COL["wait_hist"]], codes, n)
+        self.service_hist = dense(cols[COL["service_hist"]], codes, n)
+
+    def maximum(self, k: str, i: int):
+        v = self.maxes[k][i]
+        return None if v == -np.inf else float(v)
 
 
-def month_rows(day_stat_rows: list[dict], month: str) -> list[dict]:
-    """report_stats rows (period 'm') from one site's day rows of a month."""
-    out = []
-    for m in merge(day_stat_rows).values():
-        row = dict(m, period="m", day=month)
-        row["wait_hist"] = m["wait_hist"].astype(np.uint32).tobytes()
-        row["service_hist"] = m["service_hist"].astype(np.uint32).tobytes()
-        out.append(row)
-    return out
+def month_rows(day_stat_rows: Sequence[Sequence]) -> list[tuple]:
+    """report_agg rows (period 'm') adding up day rows per (dim, site, month, key)."""
+    m = Merged(day_stat_rows, lambda r: (r[0], r[3], r[2][:7], r[4]))
+    n = len(m.groups)
+    if not n:
+        return []
+    sums = [m.sums[k].tolist() if k.endswith("_sum") else m.sums[k].astype(np.int64).tolist()
+            for k in SUMS]
+    maxes = [[None if v == -np.inf else v for v in m.maxes[k].tolist()] for k in MAXES[:2]]
+    peak = np.maximum(m.maxes["peak_waiting"], 0).astype(np.int64).tolist()
+    dims, sites, months, keys = zip(*m.groups, strict=True)
+    return list(zip(dims, ["m"] * n, months, sites, keys, *sums, *maxes, peak,
+                    encode_dense(m.wait_hist), encode_dense(m.service_hist), strict=True))
 
 
+# -- figures from merged rows ----------------------------------------------------------------
 def hist_percentile(h, n: int, p: float, top: float | None) -> float | None:
     if n == 0:
         return None
@@ -147,18 +319,19 @@ def hist_stats(h, n: int, total: float, top: float | None) -> dict:
 
 def within(h, target_s: int) -> int:
     """Waits of at most target_s seconds (exact when target_s is whole minutes <= 2 h)."""
-    full = [k for k in range(NB) if edges(k)[1] <= target_s]
-    return int(h[: len(full)].sum())
+    return int(h[: int(np.searchsorted(UPPER, target_s, side="right"))].sum())
 
 
-def result_row(m: dict, key, target_s: int) -> dict:
-    ratings = {str(s): int(m[f"r{s}"]) for s in (4, 3, 2, 1)}
+def result_row(m: Merged, i: int, key, target_s: int) -> dict:
+    s = {k: m.sums[k][i] for k in SUMS}
+    ratings = {str(r): int(s[f"r{r}"]) for r in (4, 3, 2, 1)}
     return fig.finish_row(
-        key, int(m["issued"]), int(m["called"]), int(m["served"]), int(m["no_show"]),
-        int(m["transferred"]), int(m["cancelled"]),
-        hist_stats(m["wait_hist"], int(m["called"]), m["wait_sum"], m["wait_max"]),
-        hist_stats(m["service_hist"], int(m["served"]), m["service_sum"], m["service_max"]),
-        within(m["wait_hist"], target_s), ratings)
+        key, int(s["issued"]), int(s["called"]), int(s["served"]), int(s["no_show"]),
+        int(s["transferred"]), int(s["cancelled"]),
+        hist_stats(m.wait_hist[i], int(s["called"]), s["wait_sum"], m.maximum("wait_max", i)),
+        hist_stats(m.service_hist[i], int(s["served"]), s["service_sum"],
+                   m.maximum("service_max", i)),
+        within(m.wait_hist[i], target_s), ratings)
 
 
 def typed_key(dim: str, key: str):
@@ -169,32 +342,31 @@ def typed_key(dim: str, key: str):
     return key
 
 
-def summarize(rows: list[dict], by: str, target_s) -> list[dict]:
+def summarize(rows: Sequence[Sequence], by: str, target_s) -> list[dict]:
     """Same shape as report_figures.summarize, from stats rows of dimension `by` (or, for
     by='day', the 'all' rows of each day)."""
     if by == "day":
-        merged = merge(rows, group=lambda r: r["day"])
-        keys = {g: g for g in merged}
+        m = Merged(rows, lambda r: r[2])
+        keys = list(m.groups)
     else:
-        merged = merge(rows, group=lambda r: r["key"])
-        keys = {g: typed_key(by, g) for g in merged}
-    out = [result_row(merged[g], keys[g], target_s(keys[g])) for g in merged]
+        m = Merged(rows, lambda r: r[4])
+        keys = [typed_key(by, g) for g in m.groups]
+    out = [result_row(m, i, k, target_s(k)) for i, k in enumerate(keys)]
     out.sort(key=lambda r: fig.sort_key(r["key"]))
     return out
 
 
-def heatmap(hour_rows: list[dict], day_all_rows: list[dict]) -> dict:
-    from datetime import date
-
+def heatmap(hour_sums: Sequence[Sequence], days: Sequence[str]) -> dict:
+    """hour_sums: (hourwd key, issued, wait_sum, called); days: the days with tickets."""
     arrivals = [[0] * 24 for _ in range(7)]
     wait_sum = [[0.0] * 24 for _ in range(7)]
     called = [[0] * 24 for _ in range(7)]
-    for r in hour_rows:
-        wd, h = (int(x) for x in r["key"].split(":"))
-        arrivals[wd][h] += r["issued"]
-        wait_sum[wd][h] += r["wait_sum"]
-        called[wd][h] += r["called"]
-    days = [set() for _ in range(7)]
-    for r in day_all_rows:
-        days[date.fromisoformat(r["day"]).weekday()].add(r["day"])
-    return fig.heatmap_result(arrivals, wait_sum, called, [len(d) for d in days])
+    for key, issued, ws, n in hour_sums:
+        wd, h = (int(x) for x in key.split(":"))
+        arrivals[wd][h] += int(issued)
+        wait_sum[wd][h] += ws
+        called[wd][h] += int(n)
+    per_wd = [0] * 7
+    for d in set(days):
+        per_wd[date.fromisoformat(d).weekday()] += 1
+    return fig.heatmap_result(arrivals, wait_sum, called, per_wd)

@@ -6,17 +6,19 @@ from __future__ import annotations
 import json
 
 from ..report_fold import JOURNEY_COLUMNS
+from ..report_stats import SOURCE_COLUMNS, STAT_COLUMNS, STAT_DIMS
 
-STAT_COLUMNS = ("dim", "period", "day", "site", "key", "issued", "called", "served", "no_show",
-                "transferred", "cancelled", "wait_sum", "wait_max", "service_sum",
-                "service_max", "r1", "r2", "r3", "r4", "peak_waiting", "wait_hist",
-                "service_hist")
+DIM_MARKS = ",".join("?" for _ in STAT_DIMS)
 
 
 class ReportsMixin:
     # -- events to fold -------------------------------------------------------------------
     def event_sites(self) -> list[str]:
-        return [r[0] for r in self.db.conn.execute("SELECT DISTINCT site FROM events")]
+        """Distinct sites of the event log: one index seek per site (not a scan)."""
+        return [r[0] for r in self.db.conn.execute(
+            "WITH RECURSIVE s(site) AS (SELECT MIN(site) FROM events UNION ALL "
+            "SELECT (SELECT MIN(site) FROM events WHERE site > s.site) FROM s "
+            "WHERE s.site IS NOT NULL) SELECT site FROM s WHERE site IS NOT NULL")]
 
     def report_events(self, site: str, since: int, limit: int = 5000) -> list[dict]:
         """Events after `since` with their actor, data merged in (as event_message)."""
@@ -68,13 +70,18 @@ class ReportsMixin:
             params.append(site)
         return self._all(sql + " ORDER BY ticket_id", params)
 
-    def journey_count(self, d0: str, d1: str, site: str | None = None) -> int:
-        sql = "SELECT COUNT(*) FROM journeys WHERE day BETWEEN ? AND ?"
+    def journey_count(self, d0: str, d1: str, site: str | None = None,
+                      upto: int | None = None) -> int:
+        """Journeys in the range; with `upto`, counting stops there (min(count, upto))."""
+        sql = "SELECT 1 FROM journeys WHERE day BETWEEN ? AND ?"
         params: list = [d0, d1]
         if site:
             sql += " AND site = ?"
             params.append(site)
-        return self._value(sql, params)
+        if upto is not None:
+            sql += " LIMIT ?"
+            params.append(upto)
+        return self._value(f"SELECT COUNT(*) FROM ({sql})", params)
 
     def journeys_of_day(self, site: str, day: str) -> list[dict]:
         return self._all("SELECT * FROM journeys WHERE site=? AND day=?", (site, day))
@@ -83,22 +90,54 @@ class ReportsMixin:
         return [(r[0], r[1]) for r in self.db.conn.execute(
             "SELECT DISTINCT site, day FROM journeys ORDER BY day, site")]
 
-    # -- stats ----------------------------------------------------------------------------
-    def replace_stats(self, period: str, day: str, site: str, rows: list[dict]) -> None:
-        self.db.conn.execute("DELETE FROM report_stats WHERE period=? AND day=? AND site=?",
-                             (period, day, site))
+    # -- stats (report_agg) -----------------------------------------------------------------
+    def journey_columns(self, site_days) -> dict[str, list]:
+        """The journeys of the given (site, day) pairs as columns (report_stats.SOURCE_COLUMNS
+        -> list). A month with many wanted days is read in one range scan."""
+        cols = ", ".join(SOURCE_COLUMNS)
+        by_month: dict[str, set] = {}
+        for site, day in site_days:
+            by_month.setdefault(day[:7], set()).add((site, day))
+        rows: list = []
+        for month, wanted in sorted(by_month.items()):
+            if len(wanted) > 8:
+                got = self.db.conn.execute(
+                    f"SELECT {cols} FROM journeys WHERE day BETWEEN ? AND ?",
+                    (month + "-01", month + "-31")).fetchall()
+                rows += [r for r in got if (r[0], r[1]) in wanted]
+            else:
+                for site, day in sorted(wanted):
+                    rows += self.db.conn.execute(
+                        f"SELECT {cols} FROM journeys WHERE day=? AND site=?",
+                        (day, site)).fetchall()
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(SOURCE_COLUMNS)
+        return dict(zip(SOURCE_COLUMNS, columns, strict=True))
+
+    def replace_stats(self, period: str, site_days, rows) -> None:
+        """Replace every report_agg row of period `period` for the given (site, day) pairs."""
         self.db.conn.executemany(
-            f"INSERT INTO report_stats ({', '.join(STAT_COLUMNS)}) "
-            f"VALUES ({', '.join('?' for _ in STAT_COLUMNS)})",
-            [tuple(r[c] for c in STAT_COLUMNS) for r in rows])
+            f"DELETE FROM report_agg WHERE dim IN ({DIM_MARKS}) AND period=? AND day=? "
+            "AND site=?", [(*STAT_DIMS, period, day, site) for site, day in site_days])
+        self.db.conn.executemany(
+            f"INSERT INTO report_agg ({', '.join(STAT_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in STAT_COLUMNS)})", rows)
 
-    def day_stats_of_month(self, site: str, month: str) -> list[dict]:
-        return self._all("SELECT * FROM report_stats WHERE period='d' AND site=? "
-                         "AND day BETWEEN ? AND ?", (site, month + "-01", month + "-31"))
+    def day_stats_of_month(self, sites, month: str, skip_days=()) -> list[tuple]:
+        """Day rows of every dimension for the given sites in `month`, except `skip_days`."""
+        sites, skip = sorted(sites), sorted(skip_days)
+        return self.db.conn.execute(
+            f"SELECT {', '.join(STAT_COLUMNS)} FROM report_agg WHERE dim IN ({DIM_MARKS}) "
+            f"AND period='d' AND day BETWEEN ? AND ? AND site IN "
+            f"({','.join('?' for _ in sites)}) AND day NOT IN ({','.join('?' for _ in skip)})",
+            (*STAT_DIMS, month + "-01", month + "-31", *sites, *skip)).fetchall()
 
-    def stats_rows(self, dim: str, months: list[str], spans: list[tuple[str, str]],
-                   site: str | None = None) -> list[dict]:
-        """Stats rows of `dim` for whole months plus day spans (inclusive)."""
+    def stats_empty(self) -> bool:
+        """True when journeys exist but no aggregates do (a new or migrated database)."""
+        return bool(self._value("SELECT EXISTS (SELECT 1 FROM journeys) AND NOT EXISTS "
+                                "(SELECT 1 FROM report_agg)"))
+
+    @staticmethod
+    def _stats_where(dim, months, spans, site):
         parts, params = [], []
         if months:
             parts.append(f"(period='m' AND day IN ({','.join('?' for _ in months)}))")
@@ -106,14 +145,37 @@ class ReportsMixin:
         for a, b in spans:
             parts.append("(period='d' AND day BETWEEN ? AND ?)")
             params += [a, b]
-        if not parts:
-            return []
-        sql = f"SELECT * FROM report_stats WHERE dim=? AND ({' OR '.join(parts)})"
+        sql = f"dim=? AND ({' OR '.join(parts) or '0'})"
         params.insert(0, dim)
         if site:
             sql += " AND site=?"
             params.append(site)
-        return self._all(sql, params)
+        return sql, params
+
+    def stats_rows(self, dim: str, months: list[str], spans: list[tuple[str, str]],
+                   site: str | None = None) -> list[tuple]:
+        """report_agg rows (tuples in STAT_COLUMNS order) of `dim` for whole months plus
+        day spans (inclusive)."""
+        where, params = self._stats_where(dim, months, spans, site)
+        return self.db.conn.execute(
+            f"SELECT {', '.join(STAT_COLUMNS)} FROM report_agg WHERE {where}", params).fetchall()
+
+    def stats_sums(self, dim: str, months, spans, site, columns) -> list[tuple]:
+        """(key, SUM(column) for each column) of `dim`, added up in SQL."""
+        where, params = self._stats_where(dim, months, spans, site)
+        sums = ", ".join(f"SUM({c})" for c in columns)
+        return self.db.conn.execute(
+            f"SELECT key, {sums} FROM report_agg WHERE {where} GROUP BY key", params).fetchall()
+
+    def stats_day_peaks(self, d0: str, d1: str, site: str | None = None) -> list[tuple]:
+        """(site, day, peak waiting) per site and day with tickets."""
+        sql = ("SELECT site, day, peak_waiting FROM report_agg WHERE dim='all' "
+               "AND period='d' AND day BETWEEN ? AND ?")
+        params: list = [d0, d1]
+        if site:
+            sql += " AND site=?"
+            params.append(site)
+        return self.db.conn.execute(sql + " ORDER BY day, site", params).fetchall()
 
     def low_rated_journeys(self, d0: str, d1: str, max_score: int, limit: int,
                            site: str | None = None) -> list[dict]:

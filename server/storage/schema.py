@@ -223,3 +223,42 @@ def m002_queue_index(db: Database) -> None:
 @migrations()
 def m003_report_stats_by_day(db: Database) -> None:
     db.executescript("CREATE INDEX report_stats_day ON report_stats (period, site, day);")
+
+
+@migrations()
+def m004_report_aggregates(db: Database) -> None:
+    """Compact report aggregates replace `report_stats` (two dense 624-byte histograms per
+    row): `report_agg` is clustered by (dim, period, day, site, key) and holds sparse
+    histograms. The report engine rebuilds it from `journeys` on its next refresh. Newest
+    low ratings are read through an index on rated_at."""
+    db.executescript(
+        """
+        DROP TABLE IF EXISTS report_stats;
+        CREATE TABLE report_agg (
+            dim TEXT NOT NULL,
+            period TEXT NOT NULL,
+            day TEXT NOT NULL,
+            site TEXT NOT NULL,
+            key TEXT NOT NULL,
+            issued INTEGER NOT NULL DEFAULT 0,
+            called INTEGER NOT NULL DEFAULT 0,
+            served INTEGER NOT NULL DEFAULT 0,
+            no_show INTEGER NOT NULL DEFAULT 0,
+            transferred INTEGER NOT NULL DEFAULT 0,
+            cancelled INTEGER NOT NULL DEFAULT 0,
+            wait_sum REAL NOT NULL DEFAULT 0,
+            service_sum REAL NOT NULL DEFAULT 0,
+            r1 INTEGER NOT NULL DEFAULT 0,
+            r2 INTEGER NOT NULL DEFAULT 0,
+            r3 INTEGER NOT NULL DEFAULT 0,
+            r4 INTEGER NOT NULL DEFAULT 0,
+            wait_max REAL,
+            service_max REAL,
+            peak_waiting INTEGER NOT NULL DEFAULT 0,
+            wait_hist BLOB,
+            service_hist BLOB,
+            PRIMARY KEY (dim, period, day, site, key)
+        ) WITHOUT ROWID;
+        CREATE INDEX journeys_low_rated_at ON journeys (rated_at) WHERE rating <= 2;
+        """
+    )
