@@ -106,6 +106,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tickets", type=int, default=5_000_000)
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep the journeys already in --dir; only rebuild the aggregates")
     args = ap.parse_args(argv)
     folder = Path(args.dir or tempfile.mkdtemp(prefix="qms-bench-reports-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -114,7 +116,8 @@ def main(argv=None) -> int:
     cfg.sites = {s: s for s in SITES}
     eng = ReportEngine(store, cfg, lambda: datetime(2026, 1, 2, tzinfo=UTC))
     t0 = time.perf_counter()
-    generate(store, args.tickets)
+    if not (args.reuse and store.journey_count("2025-01-01", "2025-12-31", upto=1)):
+        generate(store, args.tickets)
     t1 = time.perf_counter()
     eng.rebuild_stats(store.journey_days())
     t2 = time.perf_counter()

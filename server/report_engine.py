@@ -84,10 +84,10 @@ class ReportEngine:
                     seq = evts[-1]["seq"]
                 if seq != start_seq:
                     self.store.set_report_cursor(site, seq, {"officers": officers})
-            if self.store.stats_empty():  # new or migrated database: build them all
-                touched = set(self.store.journey_days())
             if touched:
                 self.rebuild_stats(touched)
+        if self.store.stats_empty():  # upgraded database: rebuild, one month per transaction
+            self.rebuild_stats(self.store.journey_days())
         return folded
 
     def rebuild_stats(self, site_days, batch: int = 400) -> None:
@@ -103,23 +103,18 @@ class ReportEngine:
                 ends[day] = fig.day_end(day, tz)
             return ends[day]
 
-        by_month: dict[str, tuple[set, set]] = {}
+        by_month: dict[str, set] = {}
         for site, day in site_days:
-            sites, days = by_month.setdefault(day[:7], (set(), set()))
-            sites.add(site)
-            days.add(day)
-        with self.store.write():
-            for month, (sites, days) in sorted(by_month.items()):
-                # every touched site x every touched day, so that the month adds up the
-                # fresh rows in memory and reads back only the other days
-                pairs = [(s, d) for d in sorted(days) for s in sorted(sites)]
-                fresh: list = []
+            by_month.setdefault(day[:7], set()).add((site, day))
+        for month, wanted in sorted(by_month.items()):
+            with self.store.write():  # part of the caller's transaction when inside one
+                pairs = sorted(wanted, key=lambda p: (p[1], p[0]))
+                sites = {site for site, _ in pairs}
                 for i in range(0, len(pairs), batch):
                     part = pairs[i:i + batch]
                     rows = rs.day_rows(self.store.journey_columns(part), now, day_end)
                     self.store.replace_stats("d", part, rows)
-                    fresh += rows
-                rows = rs.month_rows(fresh + self.store.day_stats_of_month(sites, month, days))
+                rows = rs.month_rows(self.store.day_stats_of_month(sites, month), month)
                 self.store.replace_stats("m", [(s, month) for s in sites], rows)
 
     # -- helpers --------------------------------------------------------------------------
@@ -165,9 +160,10 @@ class ReportEngine:
 
     def _stats(self, dim, d0, d1, site):
         if dim == "day":
-            return self.store.stats_rows("all", [], [(d0.isoformat(), d1.isoformat())], site)
+            return self.store.stats_parts("all", [], [(d0.isoformat(), d1.isoformat())], site,
+                                          "day")
         months, spans = split_range(d0, d1)
-        return self.store.stats_rows(dim, months, spans, site)
+        return self.store.stats_parts(dim, months, spans, site)
 
     def _sums(self, dim, d0, d1, site, columns):
         months, spans = split_range(d0, d1)

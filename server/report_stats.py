@@ -259,30 +259,35 @@ def day_rows(c: dict, now: str, day_end) -> list[tuple]:
 class Merged:
     """Stats rows added up per group: scalar arrays, maxima and dense histograms."""
 
-    def __init__(self, rows: Sequence[Sequence], group: Callable[[Sequence], object]):
-        codes, self.groups = factorize([group(r) for r in rows])
+    @classmethod
+    def from_parts(cls, sum_rows: Sequence[Sequence], hist_rows: Sequence[Sequence]):
+        """From rows already added up in SQL, (group, *SUMS, *MAXES), and the histograms
+        of every row, (group, wait_hist, service_hist)."""
+        self = cls.__new__(cls)
+        self.groups = [r[0] for r in sum_rows]
         n = len(self.groups)
-        cols = list(zip(*rows, strict=True)) if rows else [()] * len(STAT_COLUMNS)
-        self.sums = {k: np.bincount(codes, weights=np.array(cols[COL[k]], np.float64),
-                                    minlength=n) for k in SUMS}
-        self.maxes = {}
-        for k in MAXES:
-            v = np.array(cols[COL[k]], np.float64)
-            m = np.full(n, -np.inf)
-            ok = ~np.isnan(v)
-            np.maximum.at(m, codes[ok], v[ok])
-            self.maxes[k] = m
-        self.wait_hist = dense(cols[COL["wait_hist"]], codes, n)
-        self.service_hist = dense(cols[COL["service_hist"]], codes, n)
+        cols = list(zip(*sum_rows, strict=True)) if n else [()] * (1 + len(SUMS) + len(MAXES))
+        self.sums = {k: np.array(cols[1 + i], np.float64) for i, k in enumerate(SUMS)}
+        self.maxes = {k: np.nan_to_num(np.array(cols[1 + len(SUMS) + i], np.float64),
+                                       nan=-np.inf) for i, k in enumerate(MAXES)}
+        index = {g: i for i, g in enumerate(self.groups)}
+        codes = np.fromiter((index[r[0]] for r in hist_rows), np.int64, len(hist_rows))
+        self.wait_hist = dense([r[1] for r in hist_rows], codes, n)
+        self.service_hist = dense([r[2] for r in hist_rows], codes, n)
+        return self
 
     def maximum(self, k: str, i: int):
         v = self.maxes[k][i]
         return None if v == -np.inf else float(v)
 
 
-def month_rows(day_stat_rows: Sequence[Sequence]) -> list[tuple]:
-    """report_agg rows (period 'm') adding up day rows per (dim, site, month, key)."""
-    m = Merged(day_stat_rows, lambda r: (r[0], r[3], r[2][:7], r[4]))
+SEP = "\x1f"  # joins (dim, site, key) into one group text in SQL: dim || SEP || site ...
+
+
+def month_rows(parts: tuple, month: str) -> list[tuple]:
+    """report_agg rows (period 'm') from a month's day rows added up per
+    dim || SEP || site || SEP || key (`parts` as `Merged.from_parts` takes them)."""
+    m = Merged.from_parts(*parts)
     n = len(m.groups)
     if not n:
         return []
@@ -290,8 +295,8 @@ def month_rows(day_stat_rows: Sequence[Sequence]) -> list[tuple]:
             for k in SUMS]
     maxes = [[None if v == -np.inf else v for v in m.maxes[k].tolist()] for k in MAXES[:2]]
     peak = np.maximum(m.maxes["peak_waiting"], 0).astype(np.int64).tolist()
-    dims, sites, months, keys = zip(*m.groups, strict=True)
-    return list(zip(dims, ["m"] * n, months, sites, keys, *sums, *maxes, peak,
+    dims, sites, keys = zip(*(g.split(SEP, 2) for g in m.groups), strict=True)
+    return list(zip(dims, ["m"] * n, [month] * n, sites, keys, *sums, *maxes, peak,
                     encode_dense(m.wait_hist), encode_dense(m.service_hist), strict=True))
 
 
@@ -342,15 +347,12 @@ def typed_key(dim: str, key: str):
     return key
 
 
-def summarize(rows: Sequence[Sequence], by: str, target_s) -> list[dict]:
+def summarize(parts: tuple, by: str, target_s) -> list[dict]:
     """Same shape as report_figures.summarize, from stats rows of dimension `by` (or, for
-    by='day', the 'all' rows of each day)."""
-    if by == "day":
-        m = Merged(rows, lambda r: r[2])
-        keys = list(m.groups)
-    else:
-        m = Merged(rows, lambda r: r[4])
-        keys = [typed_key(by, g) for g in m.groups]
+    by='day', the 'all' rows of each day) added up per key (per day): `parts` is
+    (sum rows, histogram rows) as `Merged.from_parts` takes them."""
+    m = Merged.from_parts(*parts)
+    keys = list(m.groups) if by == "day" else [typed_key(by, g) for g in m.groups]
     out = [result_row(m, i, k, target_s(k)) for i, k in enumerate(keys)]
     out.sort(key=lambda r: fig.sort_key(r["key"]))
     return out

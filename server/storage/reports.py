@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from ..report_fold import JOURNEY_COLUMNS
-from ..report_stats import SOURCE_COLUMNS, STAT_COLUMNS, STAT_DIMS
+from ..report_stats import MAXES, SEP, SOURCE_COLUMNS, STAT_COLUMNS, STAT_DIMS, SUMS
 
 DIM_MARKS = ",".join("?" for _ in STAT_DIMS)
 
@@ -93,17 +93,18 @@ class ReportsMixin:
     # -- stats (report_agg) -----------------------------------------------------------------
     def journey_columns(self, site_days) -> dict[str, list]:
         """The journeys of the given (site, day) pairs as columns (report_stats.SOURCE_COLUMNS
-        -> list). A month with many wanted days is read in one range scan."""
+        -> list). Many wanted days of a month are read in one range scan."""
         cols = ", ".join(SOURCE_COLUMNS)
         by_month: dict[str, set] = {}
         for site, day in site_days:
             by_month.setdefault(day[:7], set()).add((site, day))
         rows: list = []
-        for month, wanted in sorted(by_month.items()):
+        for _month, wanted in sorted(by_month.items()):
             if len(wanted) > 8:
+                days = [day for _, day in wanted]
                 got = self.db.conn.execute(
                     f"SELECT {cols} FROM journeys WHERE day BETWEEN ? AND ?",
-                    (month + "-01", month + "-31")).fetchall()
+                    (min(days), max(days))).fetchall()
                 rows += [r for r in got if (r[0], r[1]) in wanted]
             else:
                 for site, day in sorted(wanted):
@@ -122,14 +123,23 @@ class ReportsMixin:
             f"INSERT INTO report_agg ({', '.join(STAT_COLUMNS)}) "
             f"VALUES ({', '.join('?' for _ in STAT_COLUMNS)})", rows)
 
-    def day_stats_of_month(self, sites, month: str, skip_days=()) -> list[tuple]:
-        """Day rows of every dimension for the given sites in `month`, except `skip_days`."""
-        sites, skip = sorted(sites), sorted(skip_days)
-        return self.db.conn.execute(
-            f"SELECT {', '.join(STAT_COLUMNS)} FROM report_agg WHERE dim IN ({DIM_MARKS}) "
-            f"AND period='d' AND day BETWEEN ? AND ? AND site IN "
-            f"({','.join('?' for _ in sites)}) AND day NOT IN ({','.join('?' for _ in skip)})",
-            (*STAT_DIMS, month + "-01", month + "-31", *sites, *skip)).fetchall()
+    def day_stats_of_month(self, sites, month: str) -> tuple:
+        """The month's day rows of the given sites, added up per dim, site and key
+        (report_stats.month_rows takes them)."""
+        sites = sorted(sites)
+        where = (f"dim IN ({DIM_MARKS}) AND period='d' AND day BETWEEN ? AND ? AND site IN "
+                 f"({','.join('?' for _ in sites)})")
+        params = (*STAT_DIMS, month + "-01", month + "-31", *sites)
+        group = f"dim || '{SEP}' || site || '{SEP}' || key"
+        sums = ", ".join([f"SUM({c})" for c in SUMS] + [f"MAX({c})" for c in MAXES])
+        cur = self.db.conn.cursor()
+        cur.row_factory = None
+        sum_rows = cur.execute(f"SELECT {group}, {sums} FROM report_agg WHERE {where} "
+                               f"GROUP BY dim, site, key", params).fetchall()
+        hist_rows = cur.execute(f"SELECT {group}, wait_hist, service_hist FROM report_agg "
+                                f"WHERE {where} AND (called > 0 OR served > 0)",
+                                params).fetchall()
+        return sum_rows, hist_rows
 
     def stats_empty(self) -> bool:
         """True when journeys exist but no aggregates do (a new or migrated database)."""
@@ -160,6 +170,21 @@ class ReportsMixin:
         return self.db.conn.execute(
             f"SELECT {', '.join(STAT_COLUMNS)} FROM report_agg WHERE {where}", params).fetchall()
 
+    def stats_parts(self, dim: str, months, spans, site, group: str = "key") -> tuple:
+        """report_agg rows of `dim` added up per `group` column ('key' or 'day'): scalars in
+        SQL, (group, *SUMS, *MAXES); histograms row by row, (group, wait_hist,
+        service_hist)."""
+        where, params = self._stats_where(dim, months, spans, site)
+        sums = ", ".join([f"SUM({c})" for c in SUMS] + [f"MAX({c})" for c in MAXES])
+        cur = self.db.conn.cursor()
+        cur.row_factory = None
+        sum_rows = cur.execute(f"SELECT {group}, {sums} FROM report_agg WHERE {where} "
+                               f"GROUP BY {group}", params).fetchall()
+        hist_rows = cur.execute(f"SELECT {group}, wait_hist, service_hist FROM report_agg "
+                                f"WHERE {where} AND (called > 0 OR served > 0)",
+                                params).fetchall()
+        return sum_rows, hist_rows
+
     def stats_sums(self, dim: str, months, spans, site, columns) -> list[tuple]:
         """(key, SUM(column) for each column) of `dim`, added up in SQL."""
         where, params = self._stats_where(dim, months, spans, site)
@@ -179,8 +204,8 @@ class ReportsMixin:
 
     def low_rated_journeys(self, d0: str, d1: str, max_score: int, limit: int,
                            site: str | None = None) -> list[dict]:
-        sql = ("SELECT * FROM journeys WHERE day BETWEEN ? AND ? AND rating <= 2 "
-               "AND rating <= ?")
+        sql = ("SELECT * FROM journeys INDEXED BY journeys_low_rated_recent "
+               "WHERE day BETWEEN ? AND ? AND rating <= 2 AND rating <= ?")
         params: list = [d0, d1, max_score]
         if site:
             sql += " AND site = ?"

@@ -262,3 +262,16 @@ def m004_report_aggregates(db: Database) -> None:
         CREATE INDEX journeys_low_rated_at ON journeys (rated_at) WHERE rating <= 2;
         """
     )
+
+
+@migrations()
+def m005_low_ratings_recent(db: Database) -> None:
+    """Newest low ratings of a range: walk rated_at backwards, filtering day and site in
+    the index itself."""
+    db.executescript(
+        """
+        DROP INDEX IF EXISTS journeys_low_rated_at;
+        CREATE INDEX journeys_low_rated_recent ON journeys (rated_at, day, site)
+            WHERE rating <= 2;
+        """
+    )
