@@ -10,7 +10,10 @@ PORT ?= 5000
 .PHONY: venv demo test lint bench clean
 
 $(BIN)/qms: pyproject.toml
-	$(PY) -m venv $(VENV)
+	@# Debian ships venv separately (python3-venv); install it when we may, else say so
+	$(PY) -m venv $(VENV) || { rm -rf $(VENV); \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq python3-venv && $(PY) -m venv $(VENV); \
+	  else echo "Install python3-venv first: sudo apt-get install python3-venv"; exit 1; fi; }
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[kiosk,hardware,dev]"
 	touch $(BIN)/qms
@@ -22,7 +25,7 @@ demo: venv
 
 test: venv
 	$(BIN)/ruff check .
-	QMS_TEST_TIMEOUT=1 timeout -s KILL 1500 $(BIN)/python -m pytest -q -p no:cacheprovider
+	timeout -s KILL 1500 $(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: venv
 	$(BIN)/ruff check .
