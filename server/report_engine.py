@@ -16,7 +16,7 @@ from . import report_stats as rs
 from .config import PRIORITY_LABELS_VI, Config
 from .report_fold import apply_event
 
-EXACT_LIMIT = 40_000
+EXACT_LIMIT = 30_000
 WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 
 
@@ -24,15 +24,18 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def split_range(d0: date, d1: date) -> tuple[list[str], list[tuple[str, str]]]:
-    """Whole months inside [d0, d1] and the leftover day spans."""
+def split_range(d0: date, d1: date, open_month: str = "9999-12") -> tuple[
+        list[str], list[tuple[str, str]]]:
+    """Whole months inside [d0, d1] (before `open_month`, the month still running, whose
+    month rows are not kept) and the leftover day spans."""
     months, spans = [], []
     cur = d0
     span_start = None
     while cur <= d1:
         first = cur.replace(day=1)
         nxt = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
-        if cur == first and nxt - timedelta(days=1) <= d1:
+        if cur == first and nxt - timedelta(days=1) <= d1 and \
+                cur.strftime("%Y-%m") < open_month:
             if span_start:
                 spans.append((span_start.isoformat(), (cur - timedelta(days=1)).isoformat()))
                 span_start = None
@@ -88,11 +91,27 @@ class ReportEngine:
                 self.rebuild_stats(touched)
         if self.store.stats_empty():  # upgraded database: rebuild, one month per transaction
             self.rebuild_stats(self.store.journey_days())
+        first = date.fromisoformat(self.open_month() + "-01")
+        last = (first - timedelta(days=1)).strftime("%Y-%m")
+        if not self.store.has_month_stats(last):  # the month that just closed
+            sites = self.store.day_stats_sites(last)
+            if sites:
+                with self.store.write():
+                    self.rollup_month(last, sites)
         return folded
+
+    def open_month(self) -> str:
+        """The month still running (local time): its month rows are not kept, reports add
+        up its day rows, so a refresh re-adds no month."""
+        return self.clock().astimezone(self.config.tz).strftime("%Y-%m")
+
+    def rollup_month(self, month: str, sites) -> None:
+        rows = rs.month_rows(self.store.day_stats_of_month(sites, month), month)
+        self.store.replace_stats("m", [(s, month) for s in sites], rows)
 
     def rebuild_stats(self, site_days, batch: int = 400) -> None:
         """Recompute the day aggregates of the given (site, day) pairs from their journeys,
-        then the month aggregates of every (site, month) touched. The same code serves the
+        then the month aggregates of every closed (site, month) touched. The same code serves the
         incremental refresh (today's site-days) and a full rebuild (`journey_days()`)."""
         now = iso(self.clock())
         tz = self.config.tz
@@ -114,8 +133,8 @@ class ReportEngine:
                     part = pairs[i:i + batch]
                     rows = rs.day_rows(self.store.journey_columns(part), now, day_end)
                     self.store.replace_stats("d", part, rows)
-                rows = rs.month_rows(self.store.day_stats_of_month(sites, month), month)
-                self.store.replace_stats("m", [(s, month) for s in sites], rows)
+                if month < self.open_month():
+                    self.rollup_month(month, sites)
 
     # -- helpers --------------------------------------------------------------------------
     def target_s(self, by: str):
@@ -162,11 +181,11 @@ class ReportEngine:
         if dim == "day":
             return self.store.stats_parts("all", [], [(d0.isoformat(), d1.isoformat())], site,
                                           "day")
-        months, spans = split_range(d0, d1)
+        months, spans = split_range(d0, d1, self.open_month())
         return self.store.stats_parts(dim, months, spans, site)
 
     def _sums(self, dim, d0, d1, site, columns):
-        months, spans = split_range(d0, d1)
+        months, spans = split_range(d0, d1, self.open_month())
         return self.store.stats_sums(dim, months, spans, site, columns)
 
     # -- reports --------------------------------------------------------------------------

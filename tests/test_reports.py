@@ -359,6 +359,10 @@ def test_aggregates_rebuilt_from_scratch_match(day):
     for by, data in before.items():
         assert get(client, h, url.format(by)) == data
         assert data["total"]["issued"] == len(rec)
+    assert q.store.stats_rows("all", ["2026-11"], []) == []  # the month still runs
+    clock.t = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # it closed: its month rows appear
+    ReportEngine(q.store, q.config, clock).refresh()
     months = q.store.stats_rows("all", ["2026-11"], [])
+    assert months
     days = q.store.stats_rows("all", [], [("2026-11-01", "2026-11-30")])
     assert [m[5:11] for m in months] == [d[5:11] for d in days]

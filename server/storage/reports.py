@@ -147,50 +147,63 @@ class ReportsMixin:
                                 "(SELECT 1 FROM report_agg)"))
 
     @staticmethod
-    def _stats_where(dim, months, spans, site):
+    def _stats_source(dim, months, spans, site, columns: str) -> tuple[str, list]:
+        """A UNION ALL of one primary-key range per whole month set and per day span."""
         parts, params = [], []
+        site_sql = " AND site=?" if site else ""
+        tail = [site] if site else []
         if months:
-            parts.append(f"(period='m' AND day IN ({','.join('?' for _ in months)}))")
-            params += months
+            parts.append(f"SELECT {columns} FROM report_agg WHERE dim=? AND period='m' AND "
+                         f"day IN ({','.join('?' for _ in months)}){site_sql}")
+            params += [dim, *months, *tail]
         for a, b in spans:
-            parts.append("(period='d' AND day BETWEEN ? AND ?)")
-            params += [a, b]
-        sql = f"dim=? AND ({' OR '.join(parts) or '0'})"
-        params.insert(0, dim)
-        if site:
-            sql += " AND site=?"
-            params.append(site)
-        return sql, params
+            parts.append(f"SELECT {columns} FROM report_agg WHERE dim=? AND period='d' AND "
+                         f"day BETWEEN ? AND ?{site_sql}")
+            params += [dim, a, b, *tail]
+        if not parts:
+            parts.append(f"SELECT {columns} FROM report_agg WHERE 0")
+        return f"({' UNION ALL '.join(parts)})", params
 
     def stats_rows(self, dim: str, months: list[str], spans: list[tuple[str, str]],
                    site: str | None = None) -> list[tuple]:
         """report_agg rows (tuples in STAT_COLUMNS order) of `dim` for whole months plus
         day spans (inclusive)."""
-        where, params = self._stats_where(dim, months, spans, site)
-        return self.db.conn.execute(
-            f"SELECT {', '.join(STAT_COLUMNS)} FROM report_agg WHERE {where}", params).fetchall()
+        src, params = self._stats_source(dim, months, spans, site, ", ".join(STAT_COLUMNS))
+        return self.db.conn.execute(f"SELECT * FROM {src}", params).fetchall()
 
     def stats_parts(self, dim: str, months, spans, site, group: str = "key") -> tuple:
         """report_agg rows of `dim` added up per `group` column ('key' or 'day'): scalars in
         SQL, (group, *SUMS, *MAXES); histograms row by row, (group, wait_hist,
         service_hist)."""
-        where, params = self._stats_where(dim, months, spans, site)
+        src, params = self._stats_source(dim, months, spans, site, ", ".join(STAT_COLUMNS))
         sums = ", ".join([f"SUM({c})" for c in SUMS] + [f"MAX({c})" for c in MAXES])
         cur = self.db.conn.cursor()
         cur.row_factory = None
-        sum_rows = cur.execute(f"SELECT {group}, {sums} FROM report_agg WHERE {where} "
-                               f"GROUP BY {group}", params).fetchall()
-        hist_rows = cur.execute(f"SELECT {group}, wait_hist, service_hist FROM report_agg "
-                                f"WHERE {where} AND (called > 0 OR served > 0)",
-                                params).fetchall()
+        sum_rows = cur.execute(f"SELECT {group}, {sums} FROM {src} GROUP BY {group}",
+                               params).fetchall()
+        src, params = self._stats_source(dim, months, spans, site,
+                                         f"{group}, wait_hist, service_hist, called, served")
+        hist_rows = cur.execute(f"SELECT {group}, wait_hist, service_hist FROM {src} "
+                                "WHERE called > 0 OR served > 0", params).fetchall()
         return sum_rows, hist_rows
 
     def stats_sums(self, dim: str, months, spans, site, columns) -> list[tuple]:
         """(key, SUM(column) for each column) of `dim`, added up in SQL."""
-        where, params = self._stats_where(dim, months, spans, site)
+        src, params = self._stats_source(dim, months, spans, site,
+                                         ", ".join(("key", *columns)))
         sums = ", ".join(f"SUM({c})" for c in columns)
-        return self.db.conn.execute(
-            f"SELECT key, {sums} FROM report_agg WHERE {where} GROUP BY key", params).fetchall()
+        return self.db.conn.execute(f"SELECT key, {sums} FROM {src} GROUP BY key",
+                                    params).fetchall()
+
+    def has_month_stats(self, month: str) -> bool:
+        return bool(self._value("SELECT EXISTS (SELECT 1 FROM report_agg WHERE dim='all' "
+                                "AND period='m' AND day=?)", (month,)))
+
+    def day_stats_sites(self, month: str) -> list[str]:
+        """Sites with day aggregates in `month`."""
+        return [r[0] for r in self.db.conn.execute(
+            "SELECT DISTINCT site FROM report_agg WHERE dim='all' AND period='d' "
+            "AND day BETWEEN ? AND ?", (month + "-01", month + "-31"))]
 
     def stats_day_peaks(self, d0: str, d1: str, site: str | None = None) -> list[tuple]:
         """(site, day, peak waiting) per site and day with tickets."""
