@@ -68,6 +68,7 @@ class KioskApp(App):
                                   self._on_link_thread)
         self.history: list[str] = []
         self.touches = 0
+        self._cut = NoTransition()
 
     @staticmethod
     def _make_printer(settings: KioskSettings) -> TicketPrinter | None:
@@ -93,7 +94,7 @@ class KioskApp(App):
 
         Window.clearcolor = BACKGROUND
         Window.bind(on_touch_down=self._on_any_touch)
-        sm = ScreenManager(transition=NoTransition())
+        sm = ScreenManager(transition=self._cut)
         for screen in load_screens():
             sm.add_widget(screen)
         sm.current = "home"
@@ -174,18 +175,24 @@ class KioskApp(App):
         return self.queue.team(team_id)
 
     # -- navigation ----------------------------------------------------------------------------
-    def show(self, name: str, remember: bool = True) -> None:
+    def show(self, name: str, remember: bool = True, fade: bool = False) -> None:
         sm = self.sm
+        # A screen change still animating (the fade to the screensaver) is finished at once
+        # first.  The transition object is only ever swapped while idle: swapping it
+        # mid-fade left the fade running unowned, and the next change then stacked its
+        # screens on top of the fade's.
+        if sm.transition.is_active:
+            sm.transition.stop()
         if remember and sm.current not in ("message", "saver", name):
             self.history.append(sm.current)
             del self.history[:-10]
+        sm.transition = FadeTransition(duration=0.3) if fade else self._cut
         sm.current = name
         self.idle.entered_screen()
 
     def go_home(self, *_):
         self.history.clear()
         self.field = ""
-        self.sm.transition = NoTransition()
         self.show("home", remember=False)
 
     def go_back(self, *_):
@@ -296,8 +303,19 @@ class KioskApp(App):
 
     # -- idle ----------------------------------------------------------------------------------
     def _on_any_touch(self, *_):
+        """Every touch, before any widget sees it (bound on the Window).
+
+        A touch on the screensaver wakes the kiosk here, not in the saver screen: while
+        the saver fades in, neither screen is in the widget tree (kivy's shader
+        transitions draw them into FBOs) and the ScreenManager drops touches, so the
+        citizen's touch would be lost.  It is consumed, so it cannot also press
+        whatever is under the finger on Home.
+        """
         self.touches += 1
         self.idle.touched()
+        if self.sm.current == "saver":
+            self.wake()
+            return True
         return False
 
     def wake(self, *_):
@@ -324,8 +342,6 @@ class KioskApp(App):
             self.flow.reset()
             self.priority = ""
             self.lang = self.settings.language
-            self.sm.transition = FadeTransition(duration=0.3)
-            self.show("saver", remember=False)
-            self.sm.transition = NoTransition()
+            self.show("saver", remember=False, fade=True)
         if screen == "ticket" and self.print_state == "failed" and int(time.monotonic()) % 10 == 0:
             self.printing.check()

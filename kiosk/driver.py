@@ -205,6 +205,8 @@ class Driver:
     def dump(self) -> dict:
         app, flow = self.app, self.app.flow
         return {"screen": app.sm.current, "texts": self.texts(), "ticket": dict(app.ticket),
+                # screens really in the widget tree (what is drawn and gets touches)
+                "shown": [getattr(w, "name", "?") for w in app.sm.children],
                 "print_state": app.print_state, "print_message": app.print_message,
                 "error_code": app.error_code, "flow_state": flow.state,
                 "taps_ignored": flow.taps_ignored,

@@ -293,11 +293,22 @@ def test_idle_returns_home_then_screensaver_and_language_switch(live_server, tmp
              {"wait": {"screen": "saver"}, "timeout": 5},
              {"wait": {"text": "Chạm vào màn hình"}},
              {"screenshot": str(tmp_path / "saver.png")}, {"dump": "saver"},
+             # longer idle timers from here, so a slow machine cannot fall back to the
+             # screensaver before the test has seen Home
+             {"idle": {"home": 30, "saver": 30, "ticket": 1.0}},
              {"touch": {"screen_centre": True}}, {"wait": {"screen": "home"}},
              {"touch": {"text": "Đăng ký khai sinh"}}, {"wait": {"screen": "detail"}},
              {"touch": {"id": "take"}}, {"wait": {"screen": "ticket"}},
-             {"wait": {"screen": "home"}, "timeout": 5}, {"dump": "home"}]
+             {"wait": {"screen": "home"}, "timeout": 5}, {"dump": "home"},
+             # once more, touching the moment the saver starts fading in: that touch
+             # must still wake the kiosk (it used to be lost mid-fade)
+             {"idle": {"home": 30, "saver": 3.0, "ticket": 1.0}},
+             {"wait": {"screen": "saver"}, "timeout": 8}, {"touch": {"screen_centre": True}},
+             {"idle": {"home": 30, "saver": 30, "ticket": 1.0}},
+             {"wait": {"screen": "home"}, "timeout": 3}, {"dump": "woken"}]
     res = KioskRun(tmp_path, live_server.url, kiosk_token(live_server), steps).result()
+    assert res["screens"][-1] == "home"  # woken by the touch itself, not later
+    assert res["dumps"]["woken"]["shown"] == ["home"]  # no saver left drawn over Home
     assert res["dumps"]["saver"]["lang"] == "vi"  # idle resets the language
     assert any("Bắc Ninh" in t for t in res["dumps"]["saver"]["texts"])
     assert res["dumps"]["home"]["flow_state"] in ("idle", "issued")
