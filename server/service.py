@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from . import estimate
 from . import queue as rules
@@ -117,6 +117,8 @@ class QueueService:
                 if held is None or held.status not in rules.ACTIVE:
                     state.ticket_id = None
                     self.store.save_counter_state(state)
+        # idempotency answers are needed for retries, not forever
+        self.store.idem_prune(iso(now - timedelta(days=2)))
         self._day_checked = day
 
     def _current(self, counter: int) -> tuple[rules.CounterState, Ticket | None]:

@@ -27,6 +27,9 @@ from hardware.emulators.printer_server import PrinterEmulator
 from hardware.printer import PrinterError, TicketPrinter
 from hardware.ticket_layout import TicketPrint
 from server.demo import COUNTER_TEAMS
+from server.simulate.actors import DeviceRig
+
+KEYPAD_COUNTERS = [21, 22, 23]  # these officers work with the keypad alone
 
 # event type -> ticket status it leads to (None: no status change)
 LEGAL = {
@@ -93,6 +96,37 @@ class Client:
             return ack
         self.run.log.errors.append(f"{action} never answered")
         return None
+
+
+class KeyTrackingApi:
+    """Wraps the counter bridge's Api to learn the Idempotency-Key of every command it
+    sends and whether it was answered."""
+
+    def __init__(self, api):
+        self._api = api
+        self.answered: dict[str, tuple[str, int]] = {}  # key -> (path, status)
+        self.unanswered: set[str] = set()
+        self._lock = threading.Lock()
+
+    def command(self, path, body=None, **kw):
+        key = kw.setdefault("key", uuid.uuid4().hex)
+        try:
+            out = self._api.command(path, body, **kw)
+        except Exception as exc:
+            from counter.live import ApiError
+
+            with self._lock:  # a 4xx was answered (nothing written); else unknown
+                if isinstance(exc, ApiError) and exc.status < 500:
+                    pass
+                else:
+                    self.unanswered.add(key)
+            raise
+        with self._lock:
+            self.answered[key] = (path, out[0] if isinstance(out, tuple) else 200)
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self._api, name)
 
 
 class Display:
@@ -249,7 +283,29 @@ class SoakRun:
                     client.command("rate", f"/tickets/{done.body['id']}/rating",
                                    {"score": rng.choice([4, 4, 3, 3, 2, 1])})
 
-    def killer(self, printer_emu: PrinterEmulator, displays: list[Display]) -> None:
+    def keypad_operator(self, counter: int, rig) -> None:
+        """An officer who works only with the keypad: next, start, finish, through the
+        emulated keypad on a pty, the real counter bridge and the server."""
+        while not self.stop.is_set():
+            try:
+                self.server.login(f"canbo{counter:02d}", counter)  # the bridge needs them
+                break
+            except (requests.RequestException, AssertionError):
+                time.sleep(0.2)
+        box = rig.api.box(f"/counters/{counter}/call-next")
+        while not self.stop.is_set():
+            for key in ("next", "start", "finish"):
+                try:
+                    rig.keypad.press(counter, key)
+                except OSError:
+                    pass  # unplugged: the press goes nowhere, as on a real keypad
+                time.sleep(0.05)
+            try:
+                box.get(timeout=2)
+            except Exception:  # noqa: BLE001 - unplugged or server down: press again later
+                pass
+
+    def killer(self, printer_emu: PrinterEmulator, displays: list[Display], rig) -> None:
         step = self.seconds / (self.kills + 1)
         for i in range(self.kills):
             if self.stop.wait(step):
@@ -259,12 +315,15 @@ class SoakRun:
             if i == 1:
                 printer_emu.paper = "ok"  # ...and is refilled
                 displays[0].disconnect()  # a display loses its network for a while
+                rig.keypad.garbage()  # a keypad sends garbage...
+                rig.keypad.unplug()  # ...and is unplugged
             self.server.kill()
             time.sleep(0.3)
             self.server.start()
             self.restarts += 1
             if i == 1:
                 displays[0].connect()
+                rig.keypad.replug()
 
     def sample_memory(self) -> None:
         while not self.stop.wait(0.5):
@@ -281,14 +340,18 @@ class SoakRun:
         displays = [Display(self, self.server.tokens["display-1"]) for _ in range(self.displays)]
         for d in displays:
             d.connect()
+        rig = DeviceRig(self.url, self.server.tokens["bridge-1"], KEYPAD_COUNTERS)
+        self.keys = rig.bridge.api = KeyTrackingApi(rig.bridge.api)
         with PrinterEmulator() as printer_emu:
             printer = TicketPrinter(printer_emu.url + "?timeout=2", profile="TM-T20II",
                                     mode="cp1258")
             threads = [threading.Thread(target=self.kiosk, args=(i, printer), daemon=True)
                        for i in range(self.kiosks)]
             threads += [threading.Thread(target=self.officer, args=(n,), daemon=True)
-                        for n in COUNTER_TEAMS]
-            killer = threading.Thread(target=self.killer, args=(printer_emu, displays),
+                        for n in COUNTER_TEAMS if n not in KEYPAD_COUNTERS]
+            threads += [threading.Thread(target=self.keypad_operator, args=(n, rig),
+                                         daemon=True) for n in KEYPAD_COUNTERS]
+            killer = threading.Thread(target=self.killer, args=(printer_emu, displays, rig),
                                       daemon=True)
             memory = threading.Thread(target=self.sample_memory, daemon=True)
             for t in threads + [killer, memory]:
@@ -302,6 +365,8 @@ class SoakRun:
                 t.join(30)
             printer.close()
             self.printer_jobs = len(printer_emu.jobs)
+        self.bridge_online = [d.online for d in rig.bridge.keypads.values()]
+        rig.stop()
         time.sleep(0.5)
         for d in displays:
             d.catch_up()
@@ -356,7 +421,13 @@ class SoakRun:
             kind = expected.get(a.action)
             if kind and a.status in (200, 201):
                 assert by_key[a.key][kind] == 1, (a.action, a.key, dict(by_key[a.key]))
-        assert set(by_key) <= acked, "an event was written for a command nobody saw answered"
+        assert set(by_key) <= acked | self.bridge_keys(), \
+            "an event was written for a command nobody saw answered"
+        # key presses carried out by the bridge: each answered press wrote exactly one event
+        for key, (path, code) in self.keys.answered.items():
+            action = path.rsplit("/", 1)[1]
+            if code == 200 and action in expected:
+                assert by_key[key][expected[action]] == 1, (path, key, dict(by_key[key]))
         # every ticket's history is a legal sequence
         status: dict[int, str | None] = defaultdict(lambda: None)
         for seq, type_, tid, _ in events:
@@ -370,11 +441,25 @@ class SoakRun:
             assert d.applied == list(range(1, len(events) + 1)), "display missed events"
             assert d.status == final
         issued = sum(1 for a in self.log.acks if a.action == "issue" and a.status == 201)
+        keypad_calls = self.bridge_answers().get(f"/counters/{KEYPAD_COUNTERS[0]}/call-next", 0)
         return {"tickets": len(tickets), "issued_acked": issued, "events": len(events),
+                "keypad_calls_first_counter": keypad_calls,
+                "keypads_online_at_end": all(self.bridge_online),
                 "commands_acked": len(self.log.acks), "retries": self.log.retries,
                 "restarts": self.restarts, "printed": len(self.printed),
                 "printer_faults": self.printer_faults, "printer_jobs": self.printer_jobs,
                 "reprinted": len(self.reprinted), "rss_kb": self.memory_growth()}
+
+    def bridge_keys(self) -> set[str]:
+        return set(self.keys.answered) | self.keys.unanswered
+
+    def bridge_answers(self) -> dict[str, int]:
+        """Key presses the bridge carried out (answered 200) per command path."""
+        out: Counter = Counter()
+        for path, code in self.keys.answered.values():
+            if code == 200:
+                out[path] += 1
+        return out
 
     def memory_growth(self) -> tuple[int, int]:
         """RSS (kB) of the last server process after its warm-up, first and peak."""
