@@ -398,9 +398,14 @@ class SoakRun:
         by_team = defaultdict(list)
         for _, _, number, team in tickets:
             by_team[team].append(number)
+        import tomllib
+
+        cfg = tomllib.loads((self.server.data_dir / "centre.toml").read_text())
+        band_start = {t["id"]: t["band"][0] for t in cfg["teams"]}
         for team, numbers in by_team.items():
-            assert sorted(numbers) == list(range(team * 1000 + 1, team * 1000 + 1 +
-                                                 len(numbers))), f"gap in team {team}"
+            start = band_start[team]
+            assert sorted(numbers) == list(range(start, start + len(numbers))), \
+                f"gap in team {team}"
         # seq contiguous
         assert [e[0] for e in events] == list(range(1, len(events) + 1))
         # every acknowledged command present exactly once (traced by its key)
