@@ -7,7 +7,8 @@ finding; the first few are printed with the input that caused them.
 Targets: frames (STX/ETX decoder in random chunks, valid frames in garbage), lines (line
 decoder + keypad parse_line), keypad (parse_frame / parse_rating on random frames),
 emulators (LED board, rating pad and keypad emulators' decoders), importer (CSV files
-through server.importer.import_procedures into a real SQLite store).
+through server.importer.import_procedures into a real SQLite store), xlsx (valid, mutated
+and truncated XLSX workbooks through the same importer).
 """
 
 from __future__ import annotations
@@ -185,6 +186,46 @@ class Importer:
             self.rejected += 1
 
 
+class XlsxImporter(Importer):
+    """XLSX files through the real importer: a pool of valid workbooks with random cells,
+    most of them then mutated byte by byte (a damaged download, a truncated copy)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import openpyxl
+
+        rng = random.Random("xlsx-pool")
+        self.pool = []
+        for _ in range(20):
+            wb = openpyxl.Workbook()
+            ws = wb.active
+            ws.append(rng.sample(self.HEADERS, rng.randint(1, 5)))
+            for _ in range(rng.randint(0, 6)):
+                ws.append([rng.choice(self.CELLS).replace("\x00", "") if rng.random() < 0.8
+                           else rng.randint(-5, 10**6) for _ in range(rng.randint(0, 6))])
+            buf = io.BytesIO()
+            wb.save(buf)
+            self.pool.append(buf.getvalue())
+        self.path = Path(self.tmp.name) / "catalogue.xlsx"
+
+    def __call__(self, rng: random.Random) -> None:
+        from server.errors import QMSError
+        from server.importer import import_procedures
+
+        data = rng.choice(self.pool)
+        if rng.random() < 0.8:
+            data = mutate(rng, data) if rng.random() < 0.7 else data[: rng.randint(0, len(data))]
+        self.path.write_bytes(data)
+        before = self.store.procedure_count()
+        try:
+            import_procedures(self.store, self.cfg, self.path)
+            self.imported += 1
+        except QMSError as err:
+            assert "line " in err.message or "Excel" in err.message, err
+            assert self.store.procedure_count() == before
+            self.rejected += 1
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cases", type=int, default=100_000)
@@ -198,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
                "emulators": t_emulators}
     if not args.only or "importer" in args.only:
         targets["importer"] = Importer()
+    if not args.only or "xlsx" in args.only:
+        targets["xlsx"] = XlsxImporter()
     findings = 0
     print("| target | cases | findings | seconds | cases/s |")
     print("| --- | ---: | ---: | ---: | ---: |")
