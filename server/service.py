@@ -46,6 +46,7 @@ class QueueService:
         self.clock = clock
         self._day_checked: str | None = None
         self._request: str | None = None
+        self._served_cache: dict[str, tuple] = {}
         with store.write():
             store.ensure_counters([c.number for c in config.counters])
 
@@ -218,12 +219,28 @@ class QueueService:
                                          bool(states.get(c.number)
                                               and states[c.number].status == "open"))
                     for c in self.config.counters if c.site == site]
-        history = estimate.served_from_events(self.store.recent_events(
-            site, ("ticket.finished", "ticket.no_show"), self.day_start(day), 200))
-        est = estimate.WaitEstimator(counters, self.store.waiting_totals(site, day), history,
-                                     self.clock(), self.config.default_service_s)
+        est = estimate.WaitEstimator(counters, self.store.waiting_totals(site, day),
+                                     self._served(site, day), self.clock(),
+                                     self.config.default_service_s)
         self._estimator = (key, est)
         return est
+
+    def _served(self, site: str, day: str) -> list[estimate.Served]:
+        """The last 200 tickets the site's counters finished today, newest first; read
+        incrementally (only events after the last one seen), since every issue asks."""
+        types = ("ticket.finished", "ticket.no_show")
+        seen_day, seen_seq, served = self._served_cache.get(site, (None, 0, []))
+        if seen_day != day:
+            seen_seq, served = 0, []
+            events = list(reversed(self.store.recent_events(site, types, self.day_start(day),
+                                                            200)))
+        else:
+            events = self.store.events_after(site, types, seen_seq, 200)
+        if events:
+            served = (estimate.served_from_events(events) + served)[:200]
+            seen_seq = events[-1]["seq"]
+        self._served_cache[site] = (day, seen_seq, served)
+        return served
 
     def citizen_view(self, token: str) -> dict:
         with self.store.read():

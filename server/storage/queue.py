@@ -164,6 +164,16 @@ class QueueMixin:
             (site, since_at, *types, limit))
         return [event_message(r) for r in rows]
 
+    def events_after(self, site: str, types: tuple[str, ...], since_seq: int,
+                     limit: int) -> list[dict]:
+        """Events of these types after `since_seq`, oldest first (at most `limit`, newest)."""
+        rows = []
+        for type_ in types:  # one index range (site, type, seq) each
+            rows += self._all("SELECT * FROM events WHERE site=? AND type=? AND seq > ? "
+                              "ORDER BY seq DESC LIMIT ?", (site, type_, since_seq, limit))
+        rows.sort(key=lambda r: r["seq"])
+        return [event_message(r) for r in rows[-limit:]]
+
     def ticket_events(self, ticket_id: int) -> list[dict]:
         return [event_message(r) for r in self._all(
             "SELECT * FROM events WHERE ticket_id = ? ORDER BY site, seq", (ticket_id,))]

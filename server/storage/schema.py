@@ -275,3 +275,9 @@ def m005_low_ratings_recent(db: Database) -> None:
             WHERE rating <= 2;
         """
     )
+
+
+@migrations()
+def m006_events_by_type(db: Database) -> None:
+    """The wait estimator follows finished/no-show events by seq."""
+    db.executescript("CREATE INDEX events_site_type_seq ON events (site, type, seq);")
