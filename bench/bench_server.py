@@ -43,6 +43,10 @@ end
 """
 ISSUE = 'return wrk.format(nil, "/api/v1/tickets", nil, \'{"team_id": \' .. (n % 6 + 1) .. "}")'
 CALL = 'return wrk.format(nil, "/api/v1/counters/" .. (n % 23 + 1) .. "/call-next", nil, "")'
+# a hall in steady state: every other request issues a ticket, the others call one
+MIX = ('if n % 2 == 0 then return wrk.format(nil, "/api/v1/tickets", nil, '
+       '\'{"team_id": \' .. (math.floor(n / 2) % 6 + 1) .. "}") else return wrk.format(nil, '
+       '"/api/v1/counters/" .. (math.floor(n / 2) % 23 + 1) .. "/call-next", nil, "") end')
 
 
 def make_data_dir() -> Path:
@@ -76,6 +80,26 @@ def wrk(url: str, token: str, body: str, conc: int, duration: int) -> dict:
             "p50": ms("50"), "p99": ms("99"),
             "requests": int(re.search(r"(\d+) requests in", out).group(1)),
             "errors": int(errors.group(1)) if errors else 0}
+
+
+def steady_hall(server: LiveServer, admin: str, duration: int) -> dict:
+    """Issue and call-next alternating at concurrency 16 on a fresh day with 200 waiting,
+    so the queue stays at a real hall's size (the runs above let it grow to thousands,
+    and counting who is ahead costs time in proportion)."""
+    data_dir = make_data_dir()
+    hall = LiveServer(data_dir).start()
+    try:
+        token = hall.login("admin")
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {token}"
+        for i in range(200):
+            session.post(hall.url + "/api/v1/tickets", json={"team_id": 1 + i % 6})
+        out = wrk(hall.url, token, MIX, 16, duration)
+        out["waiting_after"] = sum(t["waiting"] for t in hall.get("/state", token)
+                                   .json()["teams"])
+        return out
+    finally:
+        hall.stop()
 
 
 def call_to_event(server: LiveServer, admin: str, clients: int, calls: int) -> dict:
@@ -135,6 +159,7 @@ def run(duration: int, clients: int, async_mode: str = "gevent") -> dict:
             results["issue"][conc] = wrk(server.url, kiosk, ISSUE, conc, duration)
         for conc in (1, 16):
             results["call"][conc] = wrk(server.url, admin, CALL, conc, duration)
+        results["mix"] = steady_hall(server, admin, duration)
         waiting = sum(t["waiting"] for t in server.get("/state", admin).json()["teams"])
         results["waiting_after"] = waiting
         results["event"] = call_to_event(server, admin, clients, 300)
@@ -160,6 +185,10 @@ def report(r: dict, duration: int) -> str:
         for conc, x in r[op].items():
             lines.append(f"| {label} | {conc} | {x['rps']:.0f} | {x['p50']:.2f} | "
                          f"{x['p99']:.2f} | {x['requests']} | {x['errors']} |")
+    m = r["mix"]
+    lines.append(f"| issue + call-next alternating, ~200 waiting (steady hall) | 16 | "
+                 f"{m['rps']:.0f} | {m['p50']:.2f} | {m['p99']:.2f} | {m['requests']} | "
+                 f"{m['errors']} |")
     e = r["event"]
     lines += [
         "",

@@ -38,6 +38,8 @@ class Store(QueueMixin, CatalogMixin, AccountsMixin, ReportsMixin, AdminMixin):
         conn.execute("PRAGMA busy_timeout=30000")
         self._lock = threading.RLock()
         self._in_write = False
+        # answers of repeated reads inside one transaction, dropped on every ticket write
+        self.memo: dict = {}
         with self._lock:
             migrations.apply(self.db)
 
@@ -51,6 +53,7 @@ class Store(QueueMixin, CatalogMixin, AccountsMixin, ReportsMixin, AdminMixin):
                 return
             self.db.conn.execute("BEGIN IMMEDIATE")
             self._in_write = True
+            self.memo.clear()  # another process may have written since
             try:
                 yield self
             except BaseException:

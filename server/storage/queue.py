@@ -21,6 +21,7 @@ class QueueMixin:
         row.pop("id")
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
+        self.memo.clear()
         cur = self.db.conn.execute(f"INSERT INTO tickets ({cols}) VALUES ({marks})",
                                    tuple(row.values()))
         ticket.id = cur.lastrowid
@@ -29,6 +30,7 @@ class QueueMixin:
     def update_ticket(self, ticket: Ticket) -> None:
         row = ticket.to_row()
         tid = row.pop("id")
+        self.memo.clear()
         sets = ", ".join(f"{k} = ?" for k in row)
         self.db.conn.execute(f"UPDATE tickets SET {sets} WHERE id = ?", (*row.values(), tid))
 
@@ -93,10 +95,16 @@ class QueueMixin:
 
     def waiting_totals(self, site: str, day: str) -> dict[int, int]:
         """Waiting tickets per team (answered from the queue index alone)."""
+        key = ("waiting_totals", site, day)
+        if self._in_write and key in self.memo:  # same transaction, no ticket written since
+            return dict(self.memo[key])
         rows = self.db.conn.execute(
             "SELECT team_id, COUNT(*) FROM tickets WHERE site=? AND day=? AND status='waiting'"
             " GROUP BY team_id", (site, day)).fetchall()
-        return {r[0]: r[1] for r in rows}
+        totals = {r[0]: r[1] for r in rows}
+        if self._in_write:
+            self.memo[key] = totals
+        return dict(totals)
 
     def open_counters(self, numbers: list[int]) -> int:
         return self._value(
