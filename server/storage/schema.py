@@ -281,3 +281,17 @@ def m005_low_ratings_recent(db: Database) -> None:
 def m006_events_by_type(db: Database) -> None:
     """The wait estimator follows finished/no-show events by seq."""
     db.executescript("CREATE INDEX events_site_type_seq ON events (site, type, seq);")
+
+
+@migrations()
+def m007_queue_head_indexes(db: Database) -> None:
+    """Queue heads without scanning the queue: tickets sent to a given counter, and the
+    oldest priority ticket of a team (both rare among the waiting)."""
+    db.executescript(
+        """
+        CREATE INDEX tickets_direct ON tickets (site, day, status, target_counter, wait_from)
+            WHERE target_counter IS NOT NULL;
+        CREATE INDEX tickets_priority_queue ON tickets (site, day, status, team_id, wait_from)
+            WHERE priority IS NOT NULL;
+        """
+    )
