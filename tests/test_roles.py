@@ -133,3 +133,27 @@ def test_revoked_device_token_stops_working(app, client, tokens):
     with store.write():
         store.revoke_device("display-1")
     assert client.get("/api/v1/state", headers=headers).status_code == 401
+
+
+def test_socket_connect_matrix(app, client, principals, tokens):
+    """Every role that holds a token may follow the queues (only public data is pushed);
+    no token, a wrong token, a revoked token or an unknown room is refused; a citizen's
+    ticket token joins only its team's room."""
+    from server import socketio
+
+    for role, token in principals.items():
+        sio = socketio.test_client(app, auth={"token": token} if token else {})
+        assert sio.is_connected() == (role != "anonymous"), role
+        if role != "anonymous":
+            hello = [m for m in sio.get_received() if m["name"] == "hello"][0]["args"][0]
+            assert hello["rooms"] == ["site:main"]
+            sio.disconnect()
+    bad = socketio.test_client(app, auth={"token": tokens["display-1"], "rooms": ["team:99"]})
+    assert not bad.is_connected()
+    ticket = client.post("/api/v1/tickets", json={"team_id": 4},
+                         headers=bearer(tokens["kiosk-1"])).get_json()
+    phone = socketio.test_client(app, auth={"ticket": ticket["token"]})
+    hello = [m for m in phone.get_received() if m["name"] == "hello"][0]["args"][0]
+    assert hello["rooms"] == ["team:4"]
+    phone.disconnect()
+    assert not socketio.test_client(app, auth={"ticket": "x" * 32}).is_connected()
