@@ -264,7 +264,7 @@ class SoakRun:
         while not self.stop.is_set():
             ack = client.command("call-next", f"/counters/{counter}/call-next")
             if not ack or ack.status != 200:
-                time.sleep(0.05)
+                time.sleep(0.3)  # nobody waiting: look again in a moment
                 continue
             roll = rng.random()
             if roll < 0.05:
