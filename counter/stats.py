@@ -1,7 +1,7 @@
 """Today's figures for one counter, derived from the event log (plain Python, no SQL).
 
 Served = tickets finished at the counter today; service time = start (or call, when the
-officer finished without pressing start) to finish, as in `server.reports`; ratings are
+officer finished without pressing start) to finish, as in `server.journeys`; ratings are
 those given to tickets finished at the counter.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from server import reports
+from server import journeys as reports
 
 
 def counter_today(events: list[dict], counter: int) -> dict:
