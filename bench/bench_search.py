@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.docs import write_section  # noqa: E402
 from kiosk.search import SearchIndex  # noqa: E402
 
 CSV = ROOT / "server" / "data" / "procedures-sample.csv"
@@ -145,17 +146,6 @@ Index build: **{r['build_ms']:.0f} ms** (median of 3).
 "d", "da" hit the cache); "cold" clears every cache before each keystroke. Target: < 10 ms per
 keystroke. Re-run with `.venv/bin/python bench/bench_search.py --write`.
 """
-
-
-def write_section(text: str) -> None:
-    """Replace (or append) only this section of docs/benchmarks.md."""
-    current = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _m: text, current, count=1)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    DOC.write_text(updated, encoding="utf-8")
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ import tomli_w
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.docs import write_section  # noqa: E402
 from tests.conftest import LiveServer  # noqa: E402
 
 LUA = """
@@ -241,14 +242,6 @@ def compare(threading_r: dict, gevent_r: dict) -> str:
         rows.append(f"| {name} | {r['issue'][16]['rps']:.0f} | {r['issue'][16]['p99']:.1f} | "
                     f"{r['call'][16]['rps']:.0f} | {r['event']['p99']:.1f} |")
     return "\n".join(rows) + "\n"
-
-
-def write_section(text: str, path: Path = ROOT / "docs" / "benchmarks.md") -> None:
-    doc = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    head = text.splitlines()[0]
-    pattern = re.compile(rf"^{re.escape(head)}\n.*?(?=^## |\Z)", re.M | re.S)
-    doc = pattern.sub(text, doc) if pattern.search(doc) else doc.rstrip() + "\n\n" + text
-    path.write_text(doc)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_server import make_data_dir, write_section  # noqa: E402
+from bench.bench_server import make_data_dir  # noqa: E402
+from bench.docs import write_section  # noqa: E402
 from tests.conftest import LiveServer  # noqa: E402
 from tests.soak_harness import SoakRun  # noqa: E402
 
