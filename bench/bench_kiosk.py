@@ -173,8 +173,8 @@ must fit in one frame (16.7 ms at 60 Hz). Machine: 2 cores, Python {platform.pyt
 | --- | --- | --- | --- | --- | --- |
 | search + refill results | {r['p50']:.2f} | {r['p90']:.2f} | {r['p99']:.2f} | {r['max']:.2f} | {r['mean']:.2f} |
 
-Load average during the run: {r['load']} on 2 cores (other jobs were running; the tail is
-CPU contention, the search itself is ~0.2 ms p50, see above).
+Load average during the run: {r['load']} on 2 cores (a higher load shows up in the tail
+as CPU contention; the search itself is ~0.2 ms p50, see above).
 
 Start to ready (process start, window, catalogue download of {r['procedures']:,} procedures,
 index build, first queue snapshot): **{r['ready_s']:.1f} s**. The same run saves the screenshots
