@@ -74,12 +74,14 @@ def create_app(config: dict | None = None) -> Flask:
     service = QueueService(store, centre, publish=publish, clock=clock)
     app.extensions["qms"] = QMS(data_dir, store, centre, service, Accounts(store, clock))
 
+    # The Socket.IO handlers must be registered before init_app: Flask-SocketIO keeps a
+    # handler for later servers only if it was declared while no server existed yet.
+    from .api import bp as api_bp
+    from .api import events  # noqa: F401  (registers the Socket.IO handlers)
+
     socketio.init_app(app, async_mode=app.config["ASYNC_MODE"], cors_allowed_origins="*",
                       message_queue=app.config["MESSAGE_QUEUE"], ping_interval=10,
                       ping_timeout=10)
-
-    from .api import bp as api_bp
-    from .api import events  # noqa: F401  (registers the Socket.IO handlers)
 
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     _register_pages(app)
