@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from tests.soak_harness import SoakRun
 
 TICKETS = int(os.environ.get("QMS_SOAK_TICKETS", "2350"))
 SECONDS = float(os.environ.get("QMS_SOAK_SECONDS", "60"))
 
 
+@pytest.mark.timeout(600)  # ~2.5 min on a quiet 2-core machine; more when it is shared
 def test_day_under_load_and_faults(live_server):
     run = SoakRun(live_server, tickets=TICKETS, seconds=SECONDS, kills=3).run()
     figures = run.check()
