@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.docs import write_section as write_doc_section  # noqa: E402
 from tests.conftest import CHROMIUM_ARGS, LiveServer  # noqa: E402
 
 MEASURE = """
@@ -133,8 +134,6 @@ def table(results: dict) -> str:
 
 
 def write_section(results: dict) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text(encoding="utf-8")
     head = "## Display board"
     r = next(iter(results.values()))
     body = f"""{head}
@@ -160,13 +159,7 @@ crowd's own process that misses the target (the last rows). Going further needs 
 spread over processes (Flask-SocketIO's message queue set-up, see docs/api.md).
 Re-run with `.venv/bin/python -m bench.bench_display_latency --write`.
 """
-    start = text.find(head + "\n")
-    if start >= 0:
-        nxt = text.find("\n## ", start + len(head))
-        text = text[:start] + body + ("\n" + text[nxt + 1:] if nxt >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    path.write_text(text, encoding="utf-8")
+    write_doc_section(body)
 
 
 def _machine() -> str:

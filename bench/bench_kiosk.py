@@ -16,7 +16,6 @@ import csv
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_search import generate, load_real  # noqa: E402
+from bench.docs import write_section as write_doc_section  # noqa: E402
 from hardware.emulators.printer_server import PrinterEmulator  # noqa: E402
 from tests.conftest import LiveServer  # noqa: E402
 
@@ -157,8 +157,6 @@ def main() -> int:
 
 
 def write_doc(r: dict) -> None:
-    doc = ROOT / "docs" / "benchmarks.md"
-    text = doc.read_text(encoding="utf-8")
     section = f"""## Kiosk
 
 `bench/bench_kiosk.py`: the real kiosk app (Kivy 2.3, offscreen SDL window, Mesa llvmpipe)
@@ -180,12 +178,7 @@ Start to ready (process start, window, catalogue download of {r['procedures']:,}
 index build, first queue snapshot): **{r['ready_s']:.1f} s**. The same run saves the screenshots
 `docs/screenshots/kiosk-*.png`. Re-run with `.venv/bin/python bench/bench_kiosk.py --write`.
 """
-    if "## Kiosk\n" in text:
-        text = re.sub(r"## Kiosk\n.*?(?=\n## |\Z)", section.rstrip("\n") + "\n", text,
-                      count=1, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    doc.write_text(text, encoding="utf-8")
+    write_doc_section(section)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.docs import write_section as write_doc_section  # noqa: E402
 from server.demo import demo_config  # noqa: E402
 from server.service import QueueService  # noqa: E402
 from server.storage import Store  # noqa: E402
@@ -186,8 +187,6 @@ def table(results: dict) -> str:
 
 
 def write_section(results: dict, days: int, seconds: float) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text(encoding="utf-8")
     head = "## Display board: wait estimate"
     body = f"""{head}
 
@@ -206,13 +205,7 @@ counters weighted by what they serve), which `QueueService.estimate` now uses. R
 {seconds:.0f} s. Machine: {os.cpu_count()} cores, Python {platform.python_version()}.
 Re-run with `.venv/bin/python -m bench.bench_wait_estimate --write`.
 """
-    start = text.find(head + "\n")
-    if start >= 0:
-        nxt = text.find("\n## ", start + len(head))
-        text = text[:start] + body + ("\n" + text[nxt + 1:] if nxt >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    path.write_text(text, encoding="utf-8")
+    write_doc_section(body)
 
 
 def main(argv: list[str] | None = None) -> int:
