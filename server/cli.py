@@ -85,34 +85,23 @@ def cmd_import(args) -> int:
     return 0
 
 
-def cmd_user_add(args) -> int:
+def _accounts(args):
     from .auth import Accounts
-    from .errors import QMSError
     from .service import utcnow
 
     store, _ = _store_and_config(Path(args.data_dir))
-    try:
-        Accounts(store, utcnow).add_user(args.name, args.role, args.password,
-                                         args.counter or [], args.full_name or "")
-    except QMSError as err:
-        sys.stderr.write(f"error: {err.message}\n")
-        return 2
+    return Accounts(store, utcnow)
+
+
+def cmd_user_add(args) -> int:
+    _accounts(args).add_user(args.name, args.role, args.password, args.counter or [],
+                             args.full_name or "")
     print(f"user {args.name} ({args.role}) saved")
     return 0
 
 
 def cmd_device_add(args) -> int:
-    from .auth import Accounts
-    from .errors import QMSError
-    from .service import utcnow
-
-    store, _ = _store_and_config(Path(args.data_dir))
-    try:
-        token = Accounts(store, utcnow).add_device(args.name, args.kind, args.counter or [],
-                                                   args.site)
-    except QMSError as err:
-        sys.stderr.write(f"error: {err.message}\n")
-        return 2
+    token = _accounts(args).add_device(args.name, args.kind, args.counter or [], args.site)
     print(f"device {args.name} ({args.kind}); token (shown once):")
     print(token)
     return 0
@@ -325,7 +314,13 @@ def main(argv: list[str] | None = None) -> int:
         args.args = extra  # the kiosk has its own options
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    return args.fn(args) or 0
+    from .errors import QMSError
+
+    try:
+        return args.fn(args) or 0
+    except QMSError as err:  # a bad name, role, password...: say so, no traceback
+        sys.stderr.write(f"error: {err.message}\n")
+        return 2
 
 
 if __name__ == "__main__":
