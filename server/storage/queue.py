@@ -47,14 +47,6 @@ class QueueMixin:
                         "ORDER BY id DESC LIMIT 1", (site, day, number))
         return Ticket.from_row(row) if row else None
 
-    def waiting(self, site: str, day: str, team_ids: list[int] | None = None) -> list[Ticket]:
-        sql = "SELECT * FROM tickets WHERE status='waiting' AND site=? AND day=?"
-        params: list = [site, day]
-        if team_ids is not None:
-            sql += f" AND team_id IN ({','.join('?' for _ in team_ids)})"
-            params += list(team_ids)
-        return [Ticket.from_row(r) for r in self._all(sql, params)]
-
     def queue_heads(self, site: str, day: str, team_ids: list[int],
                     counter: int) -> list[Ticket]:
         """The only tickets a counter can call next: per team the oldest normal and the
@@ -126,14 +118,6 @@ class QueueMixin:
             "AND started_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?)",
             (team_id, day, last))
 
-    def tickets_today(self, site: str, day: str) -> list[Ticket]:
-        return [Ticket.from_row(r) for r in self._all(
-            "SELECT * FROM tickets WHERE site=? AND day=? ORDER BY id", (site, day))]
-
-    def ticket_count(self) -> int:
-        return self._value("SELECT COUNT(*) FROM tickets")
-
-    # -- events ---------------------------------------------------------------------------
     def append_event(self, site: str, type_: str, at: str, *, ticket_id=None, team_id=None,
                      counter=None, actor=None, data: dict | None = None) -> dict:
         seq = (self._value("SELECT MAX(seq) FROM events WHERE site = ?", (site,)) or 0) + 1
@@ -182,11 +166,6 @@ class QueueMixin:
         rows.sort(key=lambda r: r["seq"])
         return [event_message(r) for r in rows[-limit:]]
 
-    def ticket_events(self, ticket_id: int) -> list[dict]:
-        return [event_message(r) for r in self._all(
-            "SELECT * FROM events WHERE ticket_id = ? ORDER BY site, seq", (ticket_id,))]
-
-    # -- counters -------------------------------------------------------------------------
     def ensure_counters(self, numbers: list[int]) -> None:
         self.db.conn.executemany("INSERT OR IGNORE INTO counters (number) VALUES (?)",
                                  [(n,) for n in numbers])
