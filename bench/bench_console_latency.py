@@ -30,7 +30,7 @@ from bench.docs import write_section  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import CHROMIUM_ARGS, LiveServer  # noqa: E402
+from tools.testing import CHROMIUM_ARGS, LiveServer  # noqa: E402
 
 SECTION = "## Counter"
 
@@ -69,14 +69,14 @@ def pct(values: list[float], p: float) -> float:
 def run(n: int, warmup: int) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from server.cli import main as qms
+    from server.setup import init_demo_centre
 
     tmp = Path(tempfile.mkdtemp(prefix="qms-bench-"))
     data = tmp / "data"
     with open(os.devnull, "w") as devnull:
         stdout, sys.stdout = sys.stdout, devnull
         try:
-            qms(["--data-dir", str(data), "init", "--demo"])
+            init_demo_centre(str(data))
         finally:
             sys.stdout = stdout
     server = LiveServer(data).start()

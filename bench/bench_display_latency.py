@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.docs import write_section as write_doc_section  # noqa: E402
-from tests.conftest import CHROMIUM_ARGS, LiveServer  # noqa: E402
+from tools.testing import CHROMIUM_ARGS, LiveServer  # noqa: E402
 
 MEASURE = """
 ([url, token]) => new Promise((resolve) => {
@@ -70,10 +70,10 @@ def run(calls: int, clients: int, page_first: bool, mode: str = "site") -> dict:
     morning) or after them (a TV that reconnects in a full hall: last in the fan-out)."""
     from playwright.sync_api import sync_playwright
 
-    from server.cli import main as qms
+    from server.setup import init_demo_centre
 
     data = Path(tempfile.mkdtemp(prefix="qms-bench-display-")) / "data"
-    qms(["--data-dir", str(data), "init", "--demo"])
+    init_demo_centre(str(data))
     server = LiveServer(data).start()
     crowd = None
     try:

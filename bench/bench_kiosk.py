@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from bench.bench_search import generate, load_real  # noqa: E402
 from bench.docs import write_section as write_doc_section  # noqa: E402
 from hardware.emulators.printer_server import PrinterEmulator  # noqa: E402
-from tests.conftest import LiveServer  # noqa: E402
+from tools.testing import LiveServer  # noqa: E402
 
 QUERIES = ["dang ky khai sinh", "ddawng kys keets hoon", "cap doi the can cuoc",
            "chung thuc ban sao", "giay phepp lai xe", "thuong tru"]
@@ -43,7 +43,7 @@ def percentile(xs: list[float], p: float) -> float:
 def make_server(tmp: Path, total: int) -> LiveServer:
     data = tmp / "data"
     py = sys.executable
-    subprocess.run([py, "-m", "server.cli", "--data-dir", str(data), "init", "--demo"],
+    subprocess.run([py, "-m", "qms", "--data-dir", str(data), "init", "--demo"],
                    cwd=ROOT, check=True, capture_output=True)
     if total > 349:
         from server.demo import TEAMS
@@ -57,7 +57,7 @@ def make_server(tmp: Path, total: int) -> LiveServer:
             w = csv.DictWriter(fh, cols, extrasaction="ignore")
             w.writeheader()
             w.writerows(rows)
-        subprocess.run([py, "-m", "server.cli", "--data-dir", str(data), "import-procedures",
+        subprocess.run([py, "-m", "qms", "--data-dir", str(data), "import-procedures",
                         str(path)], cwd=ROOT, check=True, capture_output=True)
     return LiveServer(data).start()
 

@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from server.demo import COUNTER_TEAMS, demo_config  # noqa: E402
-from server.report_engine import ReportEngine  # noqa: E402
-from server.report_fold import JOURNEY_COLUMNS  # noqa: E402
+from server.reports.engine import ReportEngine  # noqa: E402
+from server.reports.fold import JOURNEY_COLUMNS  # noqa: E402
 from server.storage import Store  # noqa: E402
 
 SITES = ["main"] + [f"branch{i:02d}" for i in range(1, 11)]

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.docs import write_section  # noqa: E402
-from tests.conftest import LiveServer  # noqa: E402
+from tools.testing import LiveServer  # noqa: E402
 
 LUA = """
 wrk.method = "POST"
@@ -51,10 +51,10 @@ MIX = ('if n % 2 == 0 then return wrk.format(nil, "/api/v1/tickets", nil, '
 
 
 def make_data_dir() -> Path:
-    from server.cli import main
+    from server.setup import init_demo_centre
 
     path = Path(tempfile.mkdtemp(prefix="qms-bench-"))
-    main(["--data-dir", str(path), "init", "--demo"])
+    init_demo_centre(str(path))
     cfg_path = path / "centre.toml"
     cfg = tomllib.loads(cfg_path.read_text())
     for team in cfg["teams"]:  # wide bands: the benchmark issues far more than a day's tickets

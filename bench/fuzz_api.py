@@ -110,15 +110,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-examples", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    from tests.conftest import LiveServer
+    from tools.testing import LiveServer
 
     live = tmp = None
     url = args.server
     if not url:
-        from server.cli import main as qms
+        from server.setup import init_demo_centre
 
         tmp = Path(tempfile.mkdtemp(prefix="qms-fuzz-"))
-        qms(["--data-dir", str(tmp), "init", "--demo"])
+        init_demo_centre(str(tmp))
         live = LiveServer(tmp).start()
         url = live.url
     token = args.token or requests.post(url + "/api/v1/auth/login", json={

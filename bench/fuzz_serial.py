@@ -150,12 +150,12 @@ class Importer:
              "Thủ tục đăng ký khai sinh", "a|b|c", " - giấy tờ", "\x00"]
 
     def __init__(self) -> None:
-        from server.cli import _store_and_config
-        from server.cli import main as qms
+        from server.setup import init_demo_centre
+        from server.setup import open_store as _store_and_config
 
         self.tmp = tempfile.TemporaryDirectory(prefix="qms-fuzz-import-")
         with contextlib.redirect_stdout(io.StringIO()):
-            qms(["--data-dir", self.tmp.name, "init", "--demo"])
+            init_demo_centre(self.tmp.name)
         self.store, self.cfg = _store_and_config(Path(self.tmp.name))
         self.path = Path(self.tmp.name) / "catalogue.csv"
         self.imported = self.rejected = 0

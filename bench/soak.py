@@ -18,8 +18,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_server import make_data_dir  # noqa: E402
 from bench.docs import write_section  # noqa: E402
-from tests.conftest import LiveServer  # noqa: E402
 from tests.soak_harness import SoakRun  # noqa: E402
+from tools.testing import LiveServer  # noqa: E402
 
 
 def main() -> int:

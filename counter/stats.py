@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from server import journeys as reports
+from server.reports import journeys as reports
 
 
 def counter_today(events: list[dict], counter: int) -> dict:

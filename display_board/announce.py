@@ -23,8 +23,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from common.text import fold, nfc
 from display_board.vi_numbers import MAX_NUMBER, ReadingOptions, clip_name, number_words
-from hardware.vntext import fold, nfc
 
 __all__ = [
     "DEFAULT_TEMPLATES",

@@ -24,7 +24,7 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .vntext import nfc
+from common.text import nfc
 
 log = logging.getLogger(__name__)
 

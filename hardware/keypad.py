@@ -23,9 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from common.text import ascii_display
+
 from .framing import MAX_DATA, Frame, FrameDecoder, LineDecoder, encode_frame
 from .supervisor import SupervisedDevice
-from .vntext import ascii_display
 
 log = logging.getLogger(__name__)
 

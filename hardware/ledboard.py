@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import logging
 
+from common.text import ascii_display
+
 from .framing import BROADCAST, encode_frame
 from .supervisor import SupervisedDevice
-from .vntext import ascii_display
 
 log = logging.getLogger(__name__)
 

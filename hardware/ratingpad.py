@@ -18,9 +18,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from common.text import ascii_display
+
 from .framing import Frame, FrameDecoder, encode_frame
 from .supervisor import SupervisedDevice
-from .vntext import ascii_display
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,9 @@ from escpos.constants import CODEPAGE_CHANGE, HW_INIT
 from escpos.escpos import Escpos
 from PIL import Image, ImageDraw
 
+from common.text import nfc
+
 from .escpos_vn import encode_cp1258, fit_font_size, render_lines, wrap_columns
-from .vntext import nfc
 
 LABELS = {
     "vi": {

@@ -34,7 +34,7 @@ from kivy.core.window import Window
 from kivy.uix.button import Button
 from kivy.uix.label import Label
 
-from hardware.vntext import fold
+from common.text import fold
 
 log = logging.getLogger("qms.kiosk.driver")
 

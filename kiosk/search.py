@@ -53,7 +53,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from hardware.vntext import fold, nfc
+from common.text import fold, nfc
 from kiosk.synonyms import Synonyms, load_synonyms
 from kiosk.textindex import EMPTY, WordIndex, search_words
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hardware.vntext import nfc
+from common.text import nfc
 from kiosk.textindex import search_words as tokens
 
 DEFAULT_PATH = Path(__file__).with_name("synonyms.txt")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 
-from hardware.vntext import tokens
+from common.text import tokens
 
 EMPTY: frozenset[int] = frozenset()
 MIN_FUZZY_LEN = 4  # words shorter than this are never typo-corrected

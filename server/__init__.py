@@ -10,10 +10,11 @@ if os.environ.get("QMS_ASYNC_MODE") == "gevent":  # `qms serve`: patch before an
     monkey.patch_all()
 
 import logging  # noqa: E402
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, jsonify, request
+from flask import Blueprint, Flask, jsonify, request
 from flask_socketio import SocketIO
 from werkzeug.exceptions import HTTPException
 
@@ -54,7 +55,10 @@ def publish(events: list[dict]) -> None:
         socketio.emit("event", event, to=rooms_for(event))
 
 
-def create_app(config: dict | None = None) -> Flask:
+def create_app(config: dict | None = None, pages: Iterable[Blueprint] = ()) -> Flask:
+    """The server app. `pages` are the blueprints of the edge components (display board,
+    counter console) that the composition root (`qms.app`) wires in; the server itself knows
+    none of them."""
     app = Flask(__name__)
     app.config.update(
         DATA_DIR=os.environ.get("QMS_DATA_DIR", "var"),
@@ -84,24 +88,13 @@ def create_app(config: dict | None = None) -> Flask:
                       ping_timeout=10)
 
     app.register_blueprint(api_bp, url_prefix="/api/v1")
-    _register_pages(app)
+    from .admin.routes import bp as admin_bp
+    from .manager.routes import bp as manager_bp
+
+    for blueprint in (*pages, manager_bp, admin_bp):
+        app.register_blueprint(blueprint)
     _register_errors(app)
     return app
-
-
-def _register_pages(app: Flask) -> None:
-    """Web pages live with their component (display board, counter console, manager)."""
-    import importlib
-
-    for module in ("server.pages.routes", "display_board.routes", "counter.routes",
-                   "server.manager.routes", "server.admin.routes"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and module.startswith(exc.name):
-                continue
-            raise
-        app.register_blueprint(mod.bp)
 
 
 def _register_errors(app: Flask) -> None:

@@ -11,7 +11,7 @@ import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from hardware.vntext import fold, nfc
+from common.text import fold, nfc
 
 from .errors import ValidationFailed
 

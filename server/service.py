@@ -8,11 +8,10 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
-from . import estimate
-from . import queue as rules
+from . import estimate, rules
 from .config import Config
 from .errors import Conflict, NotFound, ValidationFailed
-from .queue import Ticket
+from .rules import Ticket
 from .storage import Store
 
 CALL_TYPES = ("ticket.called", "ticket.recalled")

@@ -27,7 +27,7 @@ from hardware.emulators.printer_server import PrinterEmulator
 from hardware.printer import PrinterError, TicketPrinter
 from hardware.ticket_layout import TicketPrint
 from server.demo import COUNTER_TEAMS
-from server.simulate.actors import DeviceRig
+from tools.simulate.actors import DeviceRig
 
 KEYPAD_COUNTERS = [21, 22, 23]  # these officers work with the keypad alone
 

@@ -11,7 +11,7 @@ import pytest
 
 from hardware.emulators.escpos_stream import decode_text
 from hardware.emulators.printer_server import PrinterEmulator
-from server.cli import main
+from qms.cli import main
 from server.storage import Store
 from tests.conftest import ROOT, free_port
 
@@ -114,7 +114,7 @@ def test_printer_test_reports_offline(capsys):
 def test_serve_refuses_demo_passwords_outside_demo(data_dir):
     cfg_path = data_dir / "centre.toml"
     cfg_path.write_text(cfg_path.read_text().replace("demo = true", "demo = false"))
-    proc = subprocess.run([sys.executable, "-m", "server.cli", "--data-dir", str(data_dir),
+    proc = subprocess.run([sys.executable, "-m", "qms", "--data-dir", str(data_dir),
                            "serve", "--port", str(free_port())], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 3

@@ -88,7 +88,7 @@ def test_announcement_audio_endpoint(client, tokens):
 
 
 def test_announcement_wording_from_config(data_dir, tokens):
-    from server import create_app
+    from qms.app import create_app
     from server.config import CONFIG_NAME
 
     path = data_dir / CONFIG_NAME

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from server.cli import _store_and_config
 from server.errors import QMSError
 from server.importer import import_procedures
+from server.setup import open_store as _store_and_config
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
                 suppress_health_check=list(HealthCheck))

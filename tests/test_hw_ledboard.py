@@ -2,10 +2,10 @@
 
 import pytest
 
+from common.text import ascii_display
 from hardware.emulators.serial_devices import LedBoardEmulator
 from hardware.framing import FrameDecoder
 from hardware.ledboard import LedBus, counter_frame, line_frame
-from hardware.vntext import ascii_display
 
 
 def test_frames_and_folding():

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from server import create_app
+from qms.app import create_app
 from tests.conftest import bearer, login
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -311,7 +311,7 @@ def test_exports_read_back(day):
 
 def test_incremental_fold_matches_full_refold(day):
     """Folding event by event across many refreshes equals one fold from scratch."""
-    from server.report_engine import ReportEngine
+    from server.reports.engine import ReportEngine
 
     app, clock, rec, client, h = day
     q = app.extensions["qms"]
@@ -329,7 +329,7 @@ def test_sparse_histograms_round_trip():
     """Aggregates keep histograms as sparse BLOBs; counts above 2^24 - 1 are split."""
     import numpy as np
 
-    from server import report_stats as rs
+    from server.reports import stats as rs
 
     values = np.array([0, 0.001, 59.9, 60, 60.001, 7199.9, 7200, 7200.5, 28800, 90000, 3e6])
     assert rs.buckets(values).tolist() == [rs.bucket(v) for v in values]
@@ -347,7 +347,7 @@ def test_sparse_histograms_round_trip():
 def test_aggregates_rebuilt_from_scratch_match(day):
     """A migrated database (no aggregates yet) is rebuilt on the next refresh; month rows
     add up the day rows."""
-    from server.report_engine import ReportEngine
+    from server.reports.engine import ReportEngine
 
     app, clock, rec, client, h = day
     q = app.extensions["qms"]

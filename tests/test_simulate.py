@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from server.simulate import profiles, report
-from server.simulate.runner import run
+from tools.simulate import profiles, report
+from tools.simulate.runner import run
 
 # a ticket's legal moves, written out independently of server.simulate.report
 LEGAL = {
@@ -122,7 +122,7 @@ def test_bad_arguments():
 
 
 def test_counter_list():
-    from server.simulate.runner import counter_spec
+    from tools.simulate.runner import counter_spec
 
     assert counter_spec("1-4,7") == [1, 2, 3, 4, 7]
     assert counter_spec("5") == [5]

@@ -240,8 +240,8 @@ def device_statuses():
 def report_waits():
     """Kept for API v1 clients; the manager's report engine answers it (`by` also takes
     officer, field, weekday, priority, site)."""
-    from ..report_engine import ReportEngine
-    from ..report_figures import day_range
+    from ..reports.engine import ReportEngine
+    from ..reports.figures import day_range
 
     q = qms()
     eng = ReportEngine(q.store, q.config, q.service.clock)

@@ -19,12 +19,12 @@ from datetime import date
 
 from flask import Blueprint, Response, render_template, request
 
-from server import exports
 from server.api.helpers import qms, requires
 from server.api.openapi import op, query_param, register_paths
 from server.errors import NotFound, ValidationFailed
-from server.report_engine import ReportEngine
-from server.report_figures import DIMS, day_range, month_range
+from server.reports import exports
+from server.reports.engine import ReportEngine
+from server.reports.figures import DIMS, day_range, month_range
 
 bp = Blueprint("manager", __name__, template_folder="templates", static_folder="static",
                static_url_path="/manager-static")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from hardware.vntext import fold
+from common.text import fold
 
 
 class AdminMixin:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from hardware.vntext import fold, tokens
+from common.text import fold, tokens
 
 PROCEDURE_FIELDS = ("code", "name", "field", "agency", "level", "processing_days", "fee",
                     "documents", "team_id", "source")

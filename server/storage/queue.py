@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..queue import CounterState, Ticket
+from ..rules import CounterState, Ticket
 
 TICKET_COLUMNS = tuple(Ticket.__dataclass_fields__)
 

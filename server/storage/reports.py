@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from ..report_fold import JOURNEY_COLUMNS
-from ..report_stats import MAXES, SEP, SOURCE_COLUMNS, STAT_COLUMNS, STAT_DIMS, SUMS
+from ..reports.fold import JOURNEY_COLUMNS
+from ..reports.stats import MAXES, SEP, SOURCE_COLUMNS, STAT_COLUMNS, STAT_DIMS, SUMS
 
 DIM_MARKS = ",".join("?" for _ in STAT_DIMS)
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import requests
 
+from tools.testing import free_port, port_free
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -42,7 +44,7 @@ class Demo:
         return proc
 
     def qms(self, name: str, *argv: str) -> subprocess.Popen:
-        return self.spawn(name, "-m", "server.cli", "--data-dir", str(self.data_dir), *argv)
+        return self.spawn(name, "-m", "qms", "--data-dir", str(self.data_dir), *argv)
 
     def wait_http(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -129,25 +131,6 @@ Press Ctrl-C to stop.
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-
-
-def port_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(pred, timeout: float) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 
-from .report_fold import JOURNEY_COLUMNS
+from .fold import JOURNEY_COLUMNS
 
 GROUP_HEADERS = [
     "Nhóm (group)", "Mã (key)", "Số phiếu (issued)", "Đã gọi (called)",

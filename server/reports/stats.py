@@ -25,7 +25,7 @@ from datetime import date
 
 import numpy as np
 
-from . import report_figures as fig
+from . import figures as fig
 
 NB = 156
 STAT_DIMS = ("all", "site", "team", "counter", "officer", "procedure", "field", "hour",

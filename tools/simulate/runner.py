@@ -15,7 +15,6 @@ import heapq
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 import requests
 
 from counter.live import Api
+from tools.testing import free_port
 
 from . import report
 from .actors import Citizen, DeviceRig, DisplayClient, Kiosk, Officer
@@ -96,23 +96,16 @@ class Sim:
         self.stopping = True
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
     """`qms serve` on a free port; a demo centre is created first if the folder has none."""
     if not (data_dir / "demo-tokens.json").exists():
-        from server.cli import main as qms
+        from server.setup import init_demo_centre
 
-        if qms(["--data-dir", str(data_dir), "init", "--demo"]) != 0:
-            raise RuntimeError("qms init --demo failed")
+        init_demo_centre(data_dir)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = open(data_dir / "simulate-server.log", "ab")  # noqa: SIM115 - lives with the process
-    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "--data-dir", str(data_dir),
+    proc = subprocess.Popen([sys.executable, "-m", "qms", "--data-dir", str(data_dir),
                              "serve", "--port", str(port)], cwd=ROOT, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from server import queue as q
+from server import rules as q
 from server.config import Counter, PriorityPolicy
 from server.errors import Conflict, IllegalMove, ValidationFailed
 

@@ -4,65 +4,30 @@ printer, kiosk, bridge, simulate."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 DATA_DIR_DEFAULT = os.environ.get("QMS_DATA_DIR", "var")
-SAMPLE_CSV = Path(__file__).parent / "data" / "procedures-sample.csv"
 
 
 def _store_and_config(data_dir: Path):
-    from . import config as centre_config
-    from .storage import DB_NAME, Store
+    from server.setup import open_store
 
-    cfg = centre_config.load(data_dir)
-    return Store(data_dir / DB_NAME), cfg
+    return open_store(data_dir)
 
 
 def cmd_init(args) -> int:
-    from .auth import Accounts
-    from .importer import import_procedures
-    from .service import utcnow
+    from server.setup import init_centre
 
-    data_dir = Path(args.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    cfg_path = data_dir / "centre.toml"
-    if cfg_path.exists() and not args.force:
-        print(f"{cfg_path} already exists (use --force to overwrite the configuration)")
-    else:
-        from . import demo
-        from .config import Config
-
-        cfg = demo.demo_config(args.public_url) if args.demo else Config(
-            public_url=args.public_url)
-        cfg.save(cfg_path)
-        print(f"wrote {cfg_path}")
-    store, cfg = _store_and_config(data_dir)
-    print(f"database {store.path} ready")
-    if args.demo:
-        from . import demo
-
-        n = import_procedures(store, cfg, SAMPLE_CSV, documents=demo.DOCUMENTS)
-        print(f"imported {n} procedures")
-        accounts = Accounts(store, utcnow)
-        for u in demo.demo_users():
-            password = {"admin": "demo-admin", "manager": "demo-manager"}.get(
-                u["role"], demo.DEMO_PASSWORD)
-            accounts.add_user(u["username"], u["role"], password, u.get("counters", []),
-                              u["full_name"])
-        tokens = {name: accounts.add_device(name, kind, counters)
-                  for name, kind, counters in demo.DEMO_DEVICES}
-        (data_dir / "demo-tokens.json").write_text(json.dumps(tokens, indent=2))
-        print("demo sign-ins: admin/demo-admin, giamdoc/demo-manager, "
-              f"canbo01..canbo23/{demo.DEMO_PASSWORD}")
-        print(f"device tokens written to {data_dir / 'demo-tokens.json'}")
+    init_centre(Path(args.data_dir), demo_centre=args.demo, force=args.force,
+                public_url=args.public_url, say=print)
     return 0
 
 
 def cmd_import(args) -> int:
-    from .importer import import_procedures
+    from server.errors import QMSError
+    from server.importer import import_procedures
 
     store, cfg = _store_and_config(Path(args.data_dir))
 
@@ -74,8 +39,6 @@ def cmd_import(args) -> int:
             if i == total:
                 sys.stderr.write("\n")
 
-    from .errors import QMSError
-
     try:
         n = import_procedures(store, cfg, Path(args.file), progress=progress)
     except QMSError as err:
@@ -86,11 +49,9 @@ def cmd_import(args) -> int:
 
 
 def _accounts(args):
-    from .auth import Accounts
-    from .service import utcnow
+    from server.setup import accounts
 
-    store, _ = _store_and_config(Path(args.data_dir))
-    return Accounts(store, utcnow)
+    return accounts(Path(args.data_dir))
 
 
 def cmd_user_add(args) -> int:
@@ -109,48 +70,21 @@ def cmd_device_add(args) -> int:
 
 def _gevent_reexec() -> None:
     """Run the server on gevent: the standard library must be patched before anything
-    imports it, so re-execute this command with QMS_ASYNC_MODE=gevent (see server/__init__)."""
+    imports it, so re-execute this command with QMS_ASYNC_MODE=gevent (see qms/__main__)."""
     if os.environ.get("QMS_ASYNC_MODE"):
         return
     env = dict(os.environ, QMS_ASYNC_MODE="gevent")
-    os.execve(sys.executable, [sys.executable, "-m", "server.cli", *sys.argv[1:]], env)
+    os.execve(sys.executable, [sys.executable, "-m", "qms", *sys.argv[1:]], env)
 
 
 def cmd_serve(args) -> int:
     _gevent_reexec()
-    from . import create_app, socketio
+    from server import serving
+
+    from .app import create_app
 
     app = create_app({"DATA_DIR": args.data_dir})
-    if not refuse_default_secrets(app):
-        return 3
-    print(f"QMS serving {app.extensions['qms'].config.name} on http://{args.host}:{args.port}",
-          flush=True)
-    if app.config["ASYNC_MODE"] == "gevent":
-        serve_gevent(app, args.host, args.port, args.verbose)
-    else:
-        socketio.run(app, host=args.host, port=args.port, log_output=args.verbose,
-                     allow_unsafe_werkzeug=True)
-    return 0
-
-
-def refuse_default_secrets(app) -> bool:
-    """Outside demo mode the server will not start while any account still has a
-    published demo password."""
-    from . import demo
-
-    qms = app.extensions["qms"]
-    if qms.config.demo:
-        return True
-    known = {u["username"]: {"admin": "demo-admin", "manager": "demo-manager"}.get(
-        u["role"], demo.DEMO_PASSWORD) for u in demo.demo_users()}
-    weak = qms.accounts.default_passwords_in_use(known)
-    if weak:
-        sys.stderr.write(
-            "refusing to start: these accounts still use the published demo password: "
-            f"{', '.join(weak)}. Change them with `qms user add NAME --role ROLE --password "
-            "NEW` (or set demo = true in centre.toml for a demonstration).\n")
-        return False
-    return True
+    return serving.run(app, args.host, args.port, args.verbose)
 
 
 def cmd_printer_test(args) -> int:
@@ -182,47 +116,18 @@ def cmd_bridge(args) -> int:
     return run(args.server, args.token, args.config)
 
 
-def serve_gevent(app, host: str, port: int, verbose: bool) -> None:
-    """gevent's WSGI server with WebSocket support, as `socketio.run` would start it, but
-    with TCP_NODELAY on every connection (without it a small JSON answer written in two
-    segments waits for the client's delayed ACK, ~40 ms per request) and a fair turn for
-    every connection."""
-    import socket
-
-    import gevent
-    from gevent import pywsgi
-    from geventwebsocket.handler import WebSocketHandler
-
-    class Handler(WebSocketHandler):
-        def __init__(self, sock, *args, **kwargs):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            super().__init__(sock, *args, **kwargs)
-
-        def handle_one_response(self):
-            super().handle_one_response()
-            # Yield after every response: a keep-alive client whose next request is
-            # already buffered would otherwise be served again and again while other
-            # connections starve (seen as p99 > 1 s at 16 concurrent clients).
-            gevent.sleep(0)
-
-    server = pywsgi.WSGIServer((host, port), app, handler_class=Handler,
-                               log=None if not verbose else "default")
-    server.serve_forever()
-
-
 def cmd_demo(args) -> int:
-    from .demo_run import run
+    from server.setup import init_demo_centre
+    from tools.demo_run import run
 
     data_dir = Path(args.data_dir)
     if not (data_dir / "demo-tokens.json").exists():
-        init = argparse.Namespace(data_dir=args.data_dir, demo=True, force=True,
-                                  public_url=f"http://{args.host}:{args.port}")
-        cmd_init(init)
+        init_demo_centre(data_dir, public_url=f"http://{args.host}:{args.port}")
     return run(data_dir, args.host, args.port, simulate=not args.no_simulate, kiosk=args.kiosk)
 
 
 def cmd_simulate(args) -> int:
-    from .simulate.runner import run
+    from tools.simulate.runner import run
 
     return run(["--data-dir", args.data_dir, *args.args])  # a later --data-dir wins
 
@@ -314,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         args.args = extra  # the kiosk has its own options
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    from .errors import QMSError
+    from server.errors import QMSError
 
     try:
         return args.fn(args) or 0

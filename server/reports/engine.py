@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from . import report_figures as fig
-from . import report_stats as rs
-from .config import PRIORITY_LABELS_VI, Config
-from .report_fold import apply_event
+from ..config import PRIORITY_LABELS_VI, Config
+from . import figures as fig
+from . import stats as rs
+from .fold import apply_event
 
 EXACT_LIMIT = 30_000
 WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")

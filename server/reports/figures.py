@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .errors import ValidationFailed
+from ..errors import ValidationFailed
 
 # dimension -> how to get a journey's group key
 DIMS: dict[str, Callable[[dict], object]] = {

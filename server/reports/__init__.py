@@ -1,0 +1,1 @@
+"""Reports: one fold of the event log (fold.py), the report engine and its figures, exports."""

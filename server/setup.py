@@ -1,0 +1,78 @@
+"""Setting up a centre's data folder: the configuration, the database, the demo centre.
+
+Functions, not commands: the `qms` command line, the demo runner, the simulator, the tests
+and the benchmarks all call these instead of running the command line with an argv list.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from . import config as centre_config
+from . import demo
+from .auth import Accounts
+from .importer import import_procedures
+from .service import utcnow
+from .storage import DB_NAME, Store
+
+SAMPLE_CSV = Path(__file__).parent / "data" / "procedures-sample.csv"
+DEMO_ROLE_PASSWORDS = {"admin": "demo-admin", "manager": "demo-manager"}
+
+
+def open_store(data_dir: Path) -> tuple[Store, centre_config.Config]:
+    """The centre's store and configuration in `data_dir` (the database is created and
+    migrated when missing)."""
+    data_dir = Path(data_dir)
+    return Store(data_dir / DB_NAME), centre_config.load(data_dir)
+
+
+def accounts(data_dir: Path) -> Accounts:
+    store, _ = open_store(data_dir)
+    return Accounts(store, utcnow)
+
+
+def demo_password(role: str) -> str:
+    return DEMO_ROLE_PASSWORDS.get(role, demo.DEMO_PASSWORD)
+
+
+def init_centre(data_dir: Path, *, demo_centre: bool = False, force: bool = False,
+                public_url: str = "http://127.0.0.1:5000",
+                say: Callable[[str], None] = lambda _line: None) -> dict[str, str]:
+    """Create `centre.toml` (unless present and not `force`) and the database; with
+    `demo_centre`, load the demo centre: 349 procedures, users and device tokens (returned,
+    and written to demo-tokens.json)."""
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cfg_path = data_dir / "centre.toml"
+    if cfg_path.exists() and not force:
+        say(f"{cfg_path} already exists (use --force to overwrite the configuration)")
+    else:
+        cfg = (demo.demo_config(public_url) if demo_centre
+               else centre_config.Config(public_url=public_url))
+        cfg.save(cfg_path)
+        say(f"wrote {cfg_path}")
+    store, cfg = open_store(data_dir)
+    say(f"database {store.path} ready")
+    tokens: dict[str, str] = {}
+    if demo_centre:
+        n = import_procedures(store, cfg, SAMPLE_CSV, documents=demo.DOCUMENTS)
+        say(f"imported {n} procedures")
+        acc = Accounts(store, utcnow)
+        for u in demo.demo_users():
+            acc.add_user(u["username"], u["role"], demo_password(u["role"]),
+                         u.get("counters", []), u["full_name"])
+        tokens = {name: acc.add_device(name, kind, counters)
+                  for name, kind, counters in demo.DEMO_DEVICES}
+        (data_dir / "demo-tokens.json").write_text(json.dumps(tokens, indent=2))
+        say("demo sign-ins: admin/demo-admin, giamdoc/demo-manager, "
+            f"canbo01..canbo23/{demo.DEMO_PASSWORD}")
+        say(f"device tokens written to {data_dir / 'demo-tokens.json'}")
+    store.close()
+    return tokens
+
+
+def init_demo_centre(data_dir: Path, public_url: str = "http://127.0.0.1:5000") -> dict[str, str]:
+    """The demo centre in a fresh (or reused) folder; its device tokens."""
+    return init_centre(data_dir, demo_centre=True, force=True, public_url=public_url)

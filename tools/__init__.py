@@ -1,0 +1,1 @@
+"""Developer tools: the simulator, the demo runner and the helpers tests and benchmarks share."""
