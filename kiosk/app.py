@@ -17,9 +17,10 @@ from kivy.properties import BooleanProperty, DictProperty, NumericProperty, Stri
 from kivy.uix.screenmanager import FadeTransition, NoTransition, ScreenManager
 
 from hardware.printer import PrinterError, TicketPrinter
+from qmsclient import ServerError
 
 from . import i18n
-from .client import CatalogueCache, KioskError, LiveFeed, ServerClient
+from .client import CatalogueCache, LiveFeed, ServerClient
 from .flow import ISSUING, IdleClock, QueueInfo, TicketFlow
 from .printing import PrintResult, PrintService
 from .search import SearchIndex
@@ -120,7 +121,7 @@ class KioskApp(App):
         while True:
             try:
                 procs = self.client.catalogue()
-            except KioskError as exc:
+            except ServerError as exc:
                 log.warning("catalogue download failed: %s", exc)
                 self._set_banner(i18n.tr("catalogue_offline", self.lang) if not self.ready else "")
                 time.sleep(3)
@@ -162,7 +163,7 @@ class KioskApp(App):
             Clock.schedule_once(self._refresh_state, 1.0)
 
     def _refresh_state(self, *_):
-        threading.Thread(target=self.live_feed.refresh, daemon=True).start()
+        self.live_feed.refresh()  # queued: the snapshot comes back through _on_state_thread
 
     def _on_link_thread(self, up: bool) -> None:
         self._set_live(up)
@@ -252,13 +253,13 @@ class KioskApp(App):
         try:
             ticket = self.client.issue_ticket(intent.procedure_code, intent.priority,
                                               intent.key, intent.team_id)
-        except KioskError as exc:
+        except ServerError as exc:
             self._issue_failed(exc)
         else:
             self._issued(ticket)
 
     @mainthread
-    def _issue_failed(self, exc: KioskError) -> None:
+    def _issue_failed(self, exc: ServerError) -> None:
         self.flow.failed(exc)
         self.issuing = False
         log.warning("ticket not issued: %s", exc)

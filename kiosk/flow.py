@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .client import KioskError, new_idempotency_key
+from qmsclient import ServerError, new_key
 
 IDLE, ISSUING, ISSUED, FAILED = "idle", "issuing", "issued", "failed"
 
@@ -32,9 +32,9 @@ class TicketFlow:
     state: str = IDLE
     intent: Intent | None = None
     ticket: dict | None = None
-    error: KioskError | None = None
+    error: ServerError | None = None
     taps_ignored: int = 0
-    key_factory: Callable[[], str] = new_idempotency_key
+    key_factory: Callable[[], str] = new_key
 
     def begin(self, procedure_code: str | None, priority: str | None = None,
               team_id: int | None = None) -> Intent | None:
@@ -65,7 +65,7 @@ class TicketFlow:
     def succeeded(self, ticket: dict) -> None:
         self.state, self.ticket, self.error = ISSUED, ticket, None
 
-    def failed(self, error: KioskError) -> None:
+    def failed(self, error: ServerError) -> None:
         self.state, self.error = FAILED, error
 
     def reset(self) -> None:
