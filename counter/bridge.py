@@ -27,15 +27,13 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-import requests
-
 from hardware.keypad import Key, Keypad, KeyPress
 from hardware.ledboard import LedBus
 from hardware.ratingpad import RatingPad, RatingPress
+from qmsclient import Client, EventStream, ServerError
 
 from . import bridge_config
 from .bridge_config import BridgeConfig
-from .live import Api, ApiError, LiveClient
 
 log = logging.getLogger("qms.bridge")
 
@@ -66,7 +64,7 @@ class CounterBridge:
     def __init__(self, server: str, token: str, config: BridgeConfig, *,
                  backoff_max: float = 5.0):
         self.config = config
-        self.api = Api(server, token)
+        self.api = Client(server, token)
         self.server = server
         self.view = {n: CounterView(n) for n in config.counters()}
         self._lock = threading.RLock()
@@ -82,8 +80,9 @@ class CounterBridge:
         self._status: dict[str, tuple[bool, str]] = {}
         self._status_cond = threading.Condition()
         self._backoff_max = backoff_max
-        self.live = LiveClient(self.api, server, on_event=self._on_event,
-                               on_snapshot=self._on_snapshot, site=config.site)
+        self.live = EventStream(self.api, on_event=self._on_event,
+                                on_snapshot=self._on_snapshot, site=config.site,
+                                reconnect_delay_max=2.0, name="bridge-live")
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> CounterBridge:
@@ -143,9 +142,9 @@ class CounterBridge:
                     return
                 name, (online, detail) = next(iter(self._status.items()))
             try:
-                self.api.request("POST", "/devices/status",
-                                 {"part": name, "online": online, "detail": detail[:200]})
-            except (requests.RequestException, ApiError) as exc:
+                self.api.post("/devices/status",
+                              {"part": name, "online": online, "detail": detail[:200]})
+            except ServerError as exc:
                 log.warning("device status for %s not sent (%s); retrying", name, exc)
                 self._stop.wait(1.0)
                 continue
@@ -219,11 +218,8 @@ class CounterBridge:
             status, result = self.api.command(f"/counters/{counter}/{action}", body,
                                                retry_for=self.config.retry_for_s,
                                                stop=self._stop)
-        except ApiError as err:
+        except ServerError as err:
             self._error(counter, _code_for(err))
-            return
-        except requests.RequestException:
-            self._error(counter, E_OFFLINE)
             return
         if status == 204:
             with self._lock:
@@ -246,7 +242,7 @@ class CounterBridge:
             self.api.command(f"/tickets/{ticket_id}/rating", {"score": score},
                              retry_for=max(self.config.retry_for_s, 60), stop=self._stop)
             log.info("counter %d: ticket %d rated %d", counter, ticket_id, score)
-        except (ApiError, requests.RequestException) as exc:
+        except ServerError as exc:
             log.warning("counter %d: rating of ticket %d not recorded: %s", counter,
                         ticket_id, exc)
 
@@ -373,15 +369,15 @@ class CounterBridge:
                 dev.show(addr, text or "")
 
 
-def _code_for(err: ApiError) -> str:
+def _code_for(err: ServerError) -> str:
+    if not err.answered or err.status >= 500:
+        return E_OFFLINE
     if err.code == "no_officer":
         return E_NO_OFFICER
     if err.status in (401, 403):
         return E_FORBIDDEN
     if err.status == 404:
         return E_UNKNOWN
-    if err.status >= 500:
-        return E_OFFLINE
     return E_REFUSED
 
 

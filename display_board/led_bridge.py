@@ -1,9 +1,9 @@
 """LED wall boards: a bridge from the server's call events to hall LED boards on RS-485.
 
 The bridge is a small process on the PC the RS-485 adapter is plugged into. It holds a
-display device token, follows the server like the display page does (Socket.IO push, seq
-order, REST catch-up through `/api/v1/events` after a reconnect or a gap) and, on every
-call, redraws each configured board with the latest calls in short form:
+display device token, follows the server like the display page does (`qmsclient.EventStream`:
+Socket.IO push in seq order, REST catch-up through `/api/v1/events` after a reconnect or a
+gap) and, on every call, redraws each configured board with the latest calls in short form:
 
     SO     QUAY          (title line, optional)
     1023 -> Q5           (newest first)
@@ -45,10 +45,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
-import socketio
-
 from hardware.ledboard import LedBus
+from qmsclient import Client, EventStream, ServerError
 
 log = logging.getLogger("qms.led_bridge")
 CALL_TYPES = ("ticket.called", "ticket.recalled")
@@ -104,13 +102,10 @@ class LedBridge:
 
     def __init__(self, config: BridgeConfig, bus: LedBus | None = None):
         self.config = config
-        self.base = config.server.rstrip("/")
-        self.http = requests.Session()
-        self.http.headers["Authorization"] = f"Bearer {config.token}"
-        self.seq: int | None = None
+        self.client = Client(config.server, config.token, timeout=10)
         self.calls: deque[dict] = deque(maxlen=MAX_CALLS)  # newest first
         self.shown: dict[int, list[tuple[str, str]]] = {}
-        self.stats = {"events": 0, "catchups": 0, "snapshots": 0, "frames": 0}
+        self.frames = 0
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self.bus = bus or LedBus(config.port, baudrate=config.baudrate,
@@ -118,75 +113,35 @@ class LedBridge:
         for board in config.boards:
             if board.brightness is not None:
                 self.bus.brightness(board.address, board.brightness)
-        self.sio = socketio.Client(reconnection=True, reconnection_delay=0.5,
-                                   reconnection_delay_max=5)
-        self.sio.on("connect", self._on_connect)
-        self.sio.on("event", self._on_event)
+        # snapshot, then calls in seq order with catch-up; boards redrawn once per batch
+        self.stream = EventStream(self.client, on_event=self._on_event,
+                                  on_snapshot=self._on_snapshot, on_idle=self.render,
+                                  site=config.site, reconnect_delay_max=5.0,
+                                  connect_timeout=10.0, name="led-bridge")
+
+    @property
+    def seq(self) -> int | None:
+        """The last event shown (or the snapshot's seq)."""
+        return self.stream.seq
+
+    @property
+    def stats(self) -> dict:
+        return {**self.stream.stats, "frames": self.frames}
 
     # -- server side -----------------------------------------------------------------------
-    def _get(self, path: str) -> dict:
-        res = self.http.get(self.base + "/api/v1" + path, timeout=10)
-        res.raise_for_status()
-        return res.json()
-
-    def _on_connect(self) -> None:
-        try:
-            self.catch_up()
-        except requests.RequestException as exc:
-            log.warning("catch-up after connect failed: %s", exc)
-
-    def _on_event(self, evt: dict) -> None:
+    def _on_snapshot(self, state: dict) -> None:
         with self._lock:
-            if evt.get("site", self.config.site) != self.config.site or self.seq is None:
-                return
-            if evt["seq"] <= self.seq:
-                return
-            if evt["seq"] == self.seq + 1:
-                self._apply(evt)
-                self.render()
-                return
-        try:
-            self.catch_up()  # a gap in seq: fetch what was missed, in order
-        except requests.RequestException as exc:
-            log.warning("catch-up after a gap failed: %s", exc)
-
-    def load_snapshot(self) -> None:
-        state = self._get(f"/state?site={self.config.site}")
-        with self._lock:
-            self.seq = state["seq"]
             self.calls.clear()
             for c in reversed(state.get("last_calls", [])):
                 self.calls.appendleft({"number": c["number"], "counter": c["counter"],
                                        "team_id": c["team_id"], "seq": c["seq"]})
-            self.stats["snapshots"] += 1
-            self.render()
 
-    def catch_up(self) -> None:
-        """Fetch and apply every event after `seq` (or the snapshot on first start)."""
-        with self._lock:
-            if self.seq is None:
-                self.load_snapshot()
-                return
-            self.stats["catchups"] += 1
-            while True:
-                page = self._get(f"/events?site={self.config.site}&since={self.seq}&limit=1000")
-                for evt in page["items"]:
-                    if evt["seq"] == self.seq + 1:
-                        self._apply(evt)
-                if page["seq"] < self.seq:  # the database was reset
-                    self.seq = None
-                    self.load_snapshot()
-                    return
-                if not page["more"]:
-                    break
-            self.render()
-
-    def _apply(self, evt: dict) -> None:
-        self.seq = evt["seq"]
-        self.stats["events"] += 1
+    def _on_event(self, evt: dict) -> None:
         if evt["type"] in CALL_TYPES and evt.get("ticket"):
-            self.calls.appendleft({"number": evt["ticket"]["number"], "counter": evt["counter"],
-                                   "team_id": evt["team_id"], "seq": evt["seq"]})
+            with self._lock:
+                self.calls.appendleft({"number": evt["ticket"]["number"],
+                                       "counter": evt["counter"], "team_id": evt["team_id"],
+                                       "seq": evt["seq"]})
 
     # -- boards ----------------------------------------------------------------------------
     def board_lines(self, board: BoardConfig) -> list[tuple[str, str]]:
@@ -211,36 +166,23 @@ class LedBridge:
                     if i < len(had) and had[i] == (text, effect):
                         continue
                     self.bus.set_line(board.address, i, text, board.columns, effect)
-                    self.stats["frames"] += 1
+                    self.frames += 1
                 self.shown[board.address] = want
 
     def _bus_state(self, name: str, online: bool, detail: str) -> None:
         """Report the RS-485 bus to the server (in a thread: never block the bus loop)."""
         def report():
             try:
-                self.http.post(self.base + "/api/v1/devices/status", timeout=5,
-                               json={"part": "ledbus", "online": online, "detail": detail[:200]})
-            except requests.RequestException:
-                pass
+                self.client.post("/devices/status", {"part": "ledbus", "online": online,
+                                                     "detail": detail[:200]}, timeout=5)
+            except ServerError as exc:
+                log.warning("bus state not reported: %s", exc)
         threading.Thread(target=report, daemon=True, name="ledbus-status").start()
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> LedBridge:
-        threading.Thread(target=self._connect_loop, daemon=True, name="led-bridge").start()
+        self.stream.start()
         return self
-
-    def _connect_loop(self) -> None:
-        delay = 0.5
-        while not self._stop.is_set():
-            try:
-                self.sio.connect(self.base, auth={"token": self.config.token,
-                                                  "rooms": [f"site:{self.config.site}"]},
-                                 transports=["websocket"], wait_timeout=10)
-                return  # python-socketio reconnects by itself from here on
-            except socketio.exceptions.ConnectionError as exc:
-                log.warning("cannot reach %s (%s); retrying in %.1fs", self.base, exc, delay)
-                self._stop.wait(delay)
-                delay = min(delay * 2, 10)
 
     def run_forever(self) -> None:
         self.start()
@@ -254,10 +196,7 @@ class LedBridge:
 
     def stop(self) -> None:
         self._stop.set()
-        try:
-            self.sio.disconnect()
-        except Exception:  # already gone
-            pass
+        self.stream.stop()
         self.bus.close()
 
     def wait_for(self, predicate, timeout: float = 5.0) -> bool:
