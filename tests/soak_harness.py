@@ -26,6 +26,7 @@ import socketio
 from hardware.emulators.printer_server import PrinterEmulator
 from hardware.printer import PrinterError, TicketPrinter
 from hardware.ticket_layout import TicketPrint
+from qmsclient import ServerError
 from server.demo import COUNTER_TEAMS
 from tools.simulate.actors import DeviceRig
 
@@ -99,7 +100,7 @@ class Client:
 
 
 class KeyTrackingApi:
-    """Wraps the counter bridge's Api to learn the Idempotency-Key of every command it
+    """Wraps the counter bridge's Client to learn the Idempotency-Key of every command it
     sends and whether it was answered."""
 
     def __init__(self, api):
@@ -113,10 +114,8 @@ class KeyTrackingApi:
         try:
             out = self._api.command(path, body, **kw)
         except Exception as exc:
-            from counter.live import ApiError
-
             with self._lock:  # a 4xx was answered (nothing written); else unknown
-                if isinstance(exc, ApiError) and exc.status < 500:
+                if isinstance(exc, ServerError) and exc.answered and exc.status < 500:
                     pass
                 else:
                     self.unanswered.add(key)

@@ -7,8 +7,8 @@
   resume). Its hands are either the HTTP API (`HttpHands`) or an emulated keypad on a
   pseudo-terminal read by the real counter bridge (`KeypadHands`, with `--devices`).
 * `Citizen` choices (procedure, priority, no-show, transfer, rating) are drawn at issue.
-* `DisplayClient` is a python-socketio client with the display's token that records every
-  pushed event and checks the calls arrive in `seq` order.
+* `DisplayClient` follows the event stream with the display's token (`qmsclient.EventStream`,
+  as the LED wall bridge does) and records every event it was shown, in `seq` order.
 
 Actors are driven by the runner's single scheduler thread: `sim.now` is the simulated
 time (seconds since local midnight), `sim.at(t, fn)` schedules, `sim.rng` draws.
@@ -20,13 +20,9 @@ import logging
 import queue
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 
-import requests
-import socketio
-
-from counter.live import Api, ApiError
+from qmsclient import Client, EventStream, ServerError, login, new_key
 
 log = logging.getLogger("qms.simulate")
 
@@ -54,7 +50,7 @@ class Citizen:
 # -- kiosks ----------------------------------------------------------------------------------
 class Kiosk:
     def __init__(self, server: str, token: str, name: str = "kiosk-1"):
-        self.api = Api(server, token)
+        self.api = Client(server, token)
         self.name = name
         self.issued = 0
         self.errors = 0
@@ -64,9 +60,9 @@ class Kiosk:
         if citizen.priority:
             body["priority"] = citizen.priority
         try:
-            _, res = self.api.command("/tickets", body, key=f"sim-{uuid.uuid4().hex}",
+            _, res = self.api.command("/tickets", body, key=f"sim-{new_key()}",
                                       retry_for=10)
-        except (ApiError, requests.RequestException) as exc:
+        except ServerError as exc:
             self.errors += 1
             log.warning("%s: ticket not issued: %s", self.name, exc)
             return None
@@ -81,7 +77,7 @@ class HttpHands:
 
     kind = "http"
 
-    def __init__(self, api: Api, counter: int):
+    def __init__(self, api: Client, counter: int):
         self.api, self.counter = api, counter
 
     def act(self, action: str, body: dict | None = None):
@@ -92,10 +88,10 @@ class HttpHands:
 
 
 class RecordingApi:
-    """Wraps the bridge's Api: every command's outcome is queued per path, so the simulated
+    """Wraps the bridge's Client: every command's outcome is queued per path, so the simulated
     officer knows when its key press has been carried out and what the server answered."""
 
-    def __init__(self, api: Api):
+    def __init__(self, api: Client):
         self._api = api
         self.results: dict[str, queue.Queue] = {}
         self._lock = threading.Lock()
@@ -217,7 +213,7 @@ class Officer:
         self.sim, self.counter, self.teams = sim, counter, teams
         self.username, self.password = username, password
         self.hands: HttpHands | KeypadHands | None = None
-        self.api: Api | None = None
+        self.api: Client | None = None
         self.state = "off"  # off | idle | busy | paused
         self.citizen: Citizen | None = None
         self.breaks = sorted(sim.profile.breaks(sim.rng))
@@ -228,18 +224,17 @@ class Officer:
 
     # -- sign in / out ------------------------------------------------------------------------
     def sign_in(self, rig: DeviceRig | None = None) -> None:
-        res = requests.post(self.sim.server + "/api/v1/auth/login",
-                            json={"username": self.username, "password": self.password,
-                                  "counter": self.counter}, timeout=10)
-        if res.status_code != 200:
+        try:
+            self.api = login(self.sim.server, self.username, self.password, self.counter,
+                             timeout=10)
+        except ServerError as err:
             raise RuntimeError(f"{self.username} cannot sign in at counter {self.counter}: "
-                               f"{res.status_code} {res.text[:200]}")
-        self.api = Api(self.sim.server, res.json()["token"])
+                               f"{err}") from err
         self.hands = KeypadHands(rig, self.counter) if rig else HttpHands(self.api,
                                                                           self.counter)
         try:
             HttpHands(self.api, self.counter).act("resume")
-        except ApiError as err:
+        except ServerError as err:
             if err.code != "counter_open":
                 raise
         self.state = "idle"
@@ -250,7 +245,7 @@ class Officer:
         try:
             self.api.command(f"/counters/{self.counter}/close", retry_for=5)
             self.api.command("/auth/logout", retry_for=5)
-        except (ApiError, requests.RequestException) as exc:
+        except ServerError as exc:
             log.warning("counter %d: sign-out failed: %s", self.counter, exc)
         self.state = "off"
 
@@ -258,7 +253,7 @@ class Officer:
     def _do(self, action: str, body: dict | None = None):
         try:
             return self.hands.act(action, body)
-        except (ApiError, requests.RequestException, TimeoutError) as exc:
+        except (ServerError, TimeoutError) as exc:
             self.errors += 1
             self.sim.note_error(f"counter {self.counter} {action}: {exc}")
             return None
@@ -362,7 +357,7 @@ class Officer:
         self.sim.pending_ratings -= 1
         try:
             self.hands.rate(c.id, c.rating)
-        except (ApiError, requests.RequestException, TimeoutError) as exc:
+        except (ServerError, TimeoutError) as exc:
             self.sim.note_error(f"rating of ticket {c.id}: {exc}")
 
     def _free(self) -> None:
@@ -378,107 +373,61 @@ class Officer:
 
 # -- display ---------------------------------------------------------------------------------
 class DisplayClient:
-    """A hall display's Socket.IO connection, handling events as the display page does:
-    strictly in `seq` order. Pushes may overtake each other (two commands commit one after
-    the other but publish concurrently): an early one waits in a buffer; a gap that stays
-    open for `gap_s` is filled from GET /events. `delivered` is what the display showed."""
+    """A hall display's view of the event stream (`qmsclient.EventStream`): events strictly
+    in `seq` order, each once. An early push waits in a buffer; a gap still open after
+    `gap_s` is filled from GET /events, as is everything missed over a reconnect.
+    `delivered` is what the display showed; the counters come from the stream."""
 
     def __init__(self, server: str, token: str, gap_s: float = 1.0):
-        self.api = Api(server, token)
-        self.server, self.token, self.gap_s = server, token, gap_s
         self.delivered: list[dict] = []
         self.calls: list[int] = []
-        self.pushed = 0
-        self.overtaken = 0  # pushes that arrived before an earlier seq
-        self.duplicates = 0
-        self.caught_up = 0  # events fetched to fill a gap
-        self.connects = 0
-        self.seq: int | None = None
-        self._buffer: dict[int, dict] = {}
-        self._gap_since: float | None = None
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self.sio = socketio.Client(reconnection=True, handle_sigint=False)
-        self.sio.on("event", self._on_event)
-        self.sio.on("hello", self._on_hello)
-
-    def _on_hello(self, data) -> None:
-        with self._lock:
-            self.connects += 1
-            if self.seq is None:
-                self.seq = data.get("seq", 0)
-            else:
-                self._gap_since = time.monotonic() - self.gap_s  # reconnected: catch up
+        self.stream = EventStream(Client(server, token), on_event=self._on_event,
+                                  gap_grace=gap_s, name="sim-display")
 
     def _on_event(self, evt: dict) -> None:
-        with self._lock:
-            self.pushed += 1
-            if self.seq is None or evt["seq"] <= self.seq or evt["seq"] in self._buffer:
-                self.duplicates += self.seq is not None
-                return
-            if self._buffer and evt["seq"] < max(self._buffer):
-                self.overtaken += 1
-            self._buffer[evt["seq"]] = evt
-            self._flush()
+        self.delivered.append(evt)
+        if evt["type"] in CALL_TYPES:
+            self.calls.append(evt["seq"])
 
-    def _flush(self) -> None:
-        while self.seq + 1 in self._buffer:
-            self.seq += 1
-            evt = self._buffer.pop(self.seq)
-            self.delivered.append(evt)
-            if evt["type"] in CALL_TYPES:
-                self.calls.append(evt["seq"])
-        if self._buffer:
-            self._gap_since = self._gap_since or time.monotonic()
-        else:
-            self._gap_since = None
+    @property
+    def seq(self) -> int | None:
+        return self.stream.seq
 
-    def _watch(self) -> None:
-        while not self._stop.wait(0.1):
-            with self._lock:
-                due = self._gap_since and time.monotonic() - self._gap_since >= self.gap_s
-                since = self.seq
-            if due:
-                self._catch_up(since)
+    @property
+    def pushed(self) -> int:
+        return self.stream.stats["pushed"]
 
-    def _catch_up(self, since: int) -> None:
-        try:
-            items = self.api.get(f"/events?since={since}&limit=5000")["items"]
-        except (ApiError, requests.RequestException) as exc:
-            log.warning("display: catch-up failed: %s", exc)
-            return
-        with self._lock:
-            for evt in items:
-                if evt["seq"] > self.seq and evt["seq"] not in self._buffer:
-                    self._buffer[evt["seq"]] = evt
-                    self.caught_up += 1
-            self._gap_since = None
-            self._flush()
+    @property
+    def overtaken(self) -> int:
+        """Pushes that arrived before an earlier seq."""
+        return self.stream.stats["overtaken"]
+
+    @property
+    def duplicates(self) -> int:
+        return self.stream.stats["duplicates"]
+
+    @property
+    def caught_up(self) -> int:
+        """Events fetched from GET /events to fill a gap or a reconnect."""
+        return self.stream.stats["caught_up"]
+
+    @property
+    def connects(self) -> int:
+        return self.stream.stats["connects"]
 
     def connect(self, timeout: float = 10) -> DisplayClient:
-        self.sio.connect(self.server, auth={"token": self.token}, transports=["websocket"],
-                         wait_timeout=timeout)
-        deadline = time.monotonic() + timeout
-        while self.seq is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        threading.Thread(target=self._watch, name="display-gaps", daemon=True).start()
+        """Start following; returns once connected and holding the snapshot's seq."""
+        self.stream.start()
+        if not self.stream.wait_until(lambda s: s.online and s.seq is not None, timeout):
+            self.stream.stop()
+            raise RuntimeError(f"the display client did not connect in {timeout:g} s")
         return self
 
     def last_seq(self) -> int:
-        with self._lock:
-            return self.seq or 0
+        return self.stream.seq or 0
 
     def wait_for_seq(self, seq: int, timeout: float = 10) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.last_seq() >= seq:
-                return True
-            time.sleep(0.02)
-        return False
+        return self.stream.wait_for_seq(seq, timeout)
 
     def close(self) -> None:
-        self._stop.set()
-        try:
-            self.sio.disconnect()
-        except Exception:  # noqa: BLE001 - closing a client that may already be gone
-            pass
+        self.stream.stop()

@@ -22,9 +22,7 @@ import time
 from itertools import pairwise
 from pathlib import Path
 
-import requests
-
-from counter.live import Api
+from qmsclient import Client, ServerError
 from tools.testing import free_port
 
 from . import report
@@ -110,14 +108,14 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
                             stderr=subprocess.STDOUT, start_new_session=True,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
     deadline = time.monotonic() + 30
+    probe = Client(url)
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the server exited; see {data_dir / 'simulate-server.log'}")
-        try:
-            if requests.get(url + "/api/v1/openapi.json", timeout=0.5).ok:
-                return proc, url
-        except requests.RequestException:
-            time.sleep(0.1)
+        if probe.ping(timeout=0.5):
+            probe.close()
+            return proc, url
+        time.sleep(0.1)
     proc.terminate()
     raise RuntimeError("the server did not start in 30 s")
 
@@ -188,7 +186,7 @@ def run(argv: list[str] | None = None) -> int:
             proc, server = start_server(data_dir)
         tokens = json.loads((data_dir / "demo-tokens.json").read_text())
         summary = simulate(server, tokens, profile, args)
-    except (OSError, RuntimeError, KeyError, requests.RequestException) as exc:
+    except (OSError, RuntimeError, KeyError, ServerError) as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -215,7 +213,7 @@ def simulate(server: str, tokens: dict, profile, args) -> dict:
     start_s = hhmm(args.start) if args.start else opening
     end_s = int(start_s + args.hours * 3600) if args.hours else closing
     sim = Sim(server, profile, rng, args.speed, start_s, end_s, int(args.drain_min * 60))
-    reader = Api(server, tokens["display-1"])
+    reader = Client(server, tokens["display-1"])
     state = reader.get("/state")
     teams = {t["id"]: t["name"] for t in state["teams"]}
     counters = {c["number"]: c["teams"] for c in state["counters"]
@@ -223,7 +221,7 @@ def simulate(server: str, tokens: dict, profile, args) -> dict:
     if not counters:
         raise RuntimeError("none of the --counters exists in this centre")
     staffed = {t for ts in counters.values() for t in ts}
-    procedures = Api(server, tokens["kiosk-1"]).get("/procedures?limit=5000")["items"]
+    procedures = Client(server, tokens["kiosk-1"]).get("/procedures", {"limit": 5000})["items"]
     mix = ProcedureMix([p for p in procedures if p.get("team_id") in staffed], profile.fields)
     kiosk = Kiosk(server, tokens["kiosk-1"])
     display = DisplayClient(server, tokens["display-1"]).connect()
