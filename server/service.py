@@ -1,6 +1,12 @@
 """The one write path: every command loads state from the store, applies the queue rules,
 writes the ticket/counter rows and one event row per change in one transaction, records
-the idempotency key with the answer, and publishes the events after commit."""
+the idempotency key with the answer, and publishes the events after commit.
+
+The other services (accounts and sessions in `server/auth.py`, configuration and the
+catalogue in `server/admin_service.py`, the catalogue import in `server/importer.py`) run
+their commands through the same `QueueService.run` and add their events with
+`append_event` / `config_changed`: one transaction, one per-site `seq`, one idempotency
+table, one publisher."""
 
 from __future__ import annotations
 
@@ -76,9 +82,23 @@ class QueueService:
     def today(self, now: datetime | None = None) -> str:
         return rules.business_day(now or self.clock(), self.config.tz)
 
+    def append_event(self, events: list, now: datetime, type_: str, *, site: str,
+                     counter: int | None = None, actor: str | None = None, **data) -> dict:
+        """Add one event that is not about a ticket (a user, a device, the configuration...)
+        to the command running in `run`: its row with the site's next `seq`, tagged with the
+        command's idempotency key, published after commit."""
+        return self._event(events, now, type_, counter=counter, actor=actor, site=site, **data)
+
+    def config_changed(self, events: list, now: datetime, *, what: str, action: str,
+                       actor: str | None, sites=None) -> None:
+        """One `config.changed` event per site (open pages reload what changed)."""
+        for site in (self.config.sites if sites is None else sites):
+            self.append_event(events, now, "config.changed", site=site, actor=actor,
+                              what=what, action=action)
+
     def _event(self, events: list, now: datetime, type_: str, ticket: Ticket | None = None,
                *, counter: int | None = None, actor: str | None = None,
-               site: str | None = None, **data) -> None:
+               site: str | None = None, **data) -> dict:
         if self._request:
             data["request"] = self._request
         if ticket is not None:
@@ -91,6 +111,7 @@ class QueueService:
             counter=counter if counter is not None else (ticket.counter if ticket else None),
             actor=actor, data=data)
         events.append(evt)
+        return evt
 
     def _waiting_for(self, site: str, day: str) -> dict[str, int]:
         counts = self.store.waiting_totals(site, day)
@@ -400,10 +421,16 @@ class QueueService:
 
     def sit(self, counter: int, username: str | None) -> None:
         """Record which officer sits at a counter (on sign-in / sign-out)."""
-        with self.store.write():
-            state = self.store.counter_state(counter)
-            state.officer = username
-            self.store.save_counter_state(state)
+        def cmd(now, events):
+            self.seat(counter, username)
+            return 200, None
+        self.run(cmd)
+
+    def seat(self, counter: int, username: str | None) -> None:
+        """Inside a running command: the officer at a counter (None: nobody)."""
+        state = self.store.counter_state(counter)
+        state.officer = username
+        self.store.save_counter_state(state)
 
     # -- ratings and cancellations --------------------------------------------------------
     def rate(self, ticket_id: int, score, reason: str | None = None, actor=None,
