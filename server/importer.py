@@ -1,7 +1,9 @@
 """Import a procedure catalogue from CSV or XLSX (national-portal style columns).
 
-Every row is checked before anything is written; a bad row is reported with its line
-number and nothing is imported (one transaction)."""
+Every row is checked before anything is written (`read_catalogue`); a bad row is reported
+with its line number and nothing is imported. The import itself is a command through the
+queue service's write path (`import_procedures`): the rows, the audit row and the
+`config.changed` events in one transaction, idempotent under an Idempotency-Key."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 from common.text import fold, nfc
 
 from .errors import ValidationFailed
+from .service import QueueService, iso
 
 # accepted header spellings (folded) -> field
 HEADERS = {
@@ -125,9 +128,9 @@ def clean_row(line: int, raw: dict, team_for_field: Callable[[str], int | None],
     return row
 
 
-def import_procedures(store, config, path: Path, documents: dict | None = None,
-                      progress: Callable[[int, int], None] | None = None) -> int:
-    """Validate every row, then write them all in one transaction."""
+def read_catalogue(path: Path, config, documents: dict | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> list[dict]:
+    """Every row of the file, cleaned and checked (a bad row raises, naming its line)."""
     path = Path(path)
     default = next((t.id for t in config.teams if "*" in t.fields), None)
     team_ids = {t.id for t in config.teams}
@@ -150,6 +153,29 @@ def import_procedures(store, config, path: Path, documents: dict | None = None,
         rows.append(row)
         if progress:
             progress(i, len(raw_rows))
-    with store.write():
-        store.upsert_procedures(rows)
-    return len(rows)
+    return rows
+
+
+def import_procedures(store, config, path: Path, documents: dict | None = None,
+                      progress: Callable[[int, int], None] | None = None, *,
+                      queue: QueueService | None = None, actor: str = "cli",
+                      file_name: str | None = None, idem=None, announce: bool = True) -> int:
+    """Validate every row, then write them all, the audit row and the `config.changed`
+    events in one transaction (through `queue`, or a queue service over `store` and
+    `config`). `announce=False` only while `qms init` seeds a new centre: nobody listens
+    yet and its event log starts with the first ticket. The number of procedures written
+    (under a repeated `idem` key: the first import's answer, nothing written twice)."""
+    path = Path(path)
+    rows = read_catalogue(path, config, documents, progress)
+    queue = queue or QueueService(store, config)
+
+    def cmd(now, events):
+        count = queue.store.upsert_procedures(rows)
+        queue.store.audit(iso(now), actor, "procedure.import",
+                          {"file": file_name or path.name, "count": count})
+        if announce:
+            queue.config_changed(events, now, what="procedures", action="procedure.import",
+                                 actor=actor)
+        return 200, {"count": count}
+
+    return queue.run(cmd, idem)[1]["count"]
