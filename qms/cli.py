@@ -62,9 +62,10 @@ def cmd_user_add(args) -> int:
 
 
 def cmd_device_add(args) -> int:
-    token = _accounts(args).add_device(args.name, args.kind, args.counter or [], args.site)
+    _, device = _accounts(args).add_device(args.name, args.kind, args.counter or [],
+                                           args.site)
     print(f"device {args.name} ({args.kind}); token (shown once):")
-    print(token)
+    print(device["token"])
     return 0
 
 

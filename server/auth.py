@@ -1,24 +1,28 @@
-"""Who may do what.
+"""Who may do what, and the accounts service.
 
 Officers, managers and admins sign in with a password (hashed with scrypt through
 Werkzeug) and get a bearer token that expires; devices (kiosk, display, bridge) hold a
 long-lived token created by `qms device add`, carrying only their own rights. Tokens are
 stored hashed (SHA-256), so a stolen database does not give working tokens.
+
+`Accounts` is the accounts service: every change of users, devices and sessions is a
+command run through the queue service's one write path (`QueueService.run`): its rows, its
+audit row and its `config.changed` events in one transaction, idempotent under an
+Idempotency-Key. Routes and the command line only parse, authorise and call it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
-import time
-from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .errors import Forbidden, TooManyRequests, Unauthorized, ValidationFailed
+from .errors import Forbidden, NotFound, TooManyRequests, Unauthorized, ValidationFailed
+from .limits import RateLimiter
+from .service import QueueService, iso
 
 USER_ROLES = ("officer", "manager", "admin")
 DEVICE_KINDS = ("kiosk", "display", "bridge")
@@ -84,42 +88,133 @@ def new_device_token() -> str:
 
 
 class Accounts:
-    """Sign-in, tokens and principals over the store."""
+    """Users, devices and sign-in sessions: reads, and every change as a command.
 
-    def __init__(self, store, clock):
+    The commands need the write path, `queue` (a `QueueService`): give it at construction
+    or later with `bind` (the app binds its own when it is created)."""
+
+    def __init__(self, store, clock, queue: QueueService | None = None):
         self.store = store
         self.clock = clock
+        self.queue = queue
         self.limiter = RateLimiter(limit=10, window_s=60)
         self.public_limiter = RateLimiter(limit=120, window_s=60)
+
+    def bind(self, queue: QueueService) -> None:
+        self.queue = queue
+
+    def _run(self, fn, idem=None) -> tuple[int, dict | None]:
+        if self.queue is None:
+            raise RuntimeError("Accounts has no write path: pass queue= or call bind()")
+        return self.queue.run(fn, idem)
 
     def _now(self) -> str:
         return self.clock().isoformat(timespec="milliseconds")
 
+    def _changed(self, events, now, actor: str, action: str, detail: dict, what: str,
+                 announce: bool) -> None:
+        """The audit row and (unless a new centre is being seeded) the events of a change."""
+        self.store.audit(iso(now), actor, action, detail)
+        if announce:
+            self.queue.config_changed(events, now, what=what, action=action, actor=actor)
+
+    def _public_user(self, username: str) -> dict:
+        user = self.store.user(username)
+        if user is None:
+            raise NotFound(f"Không có người dùng {username} (unknown user)", code="unknown_user")
+        user.pop("password_hash", None)
+        return user
+
+    # -- users ----------------------------------------------------------------------------
     def add_user(self, username: str, role: str, password: str, counters=(),
-                 full_name: str = "") -> None:
+                 full_name: str = "", *, actor: str = "cli", idem=None,
+                 announce: bool = True) -> tuple[int, dict]:
+        """Add (or replace) a user. `announce=False` only while `qms init` seeds a new
+        centre: nobody listens yet and its event log starts with the first ticket."""
         if role not in USER_ROLES:
             raise ValidationFailed(f"role must be one of {', '.join(USER_ROLES)}")
         if not username or not username.replace("_", "").replace(".", "").isalnum():
             raise ValidationFailed("username: letters, digits, '.' and '_' only")
         hashed = off_event_loop(hash_password, password)
-        with self.store.write():
-            self.store.add_user(username, role, hashed, list(counters),
-                                full_name, self._now())
 
-    def add_device(self, name: str, kind: str, counters=(), site: str = "main") -> str:
-        if kind not in DEVICE_KINDS:
-            raise ValidationFailed(f"kind must be one of {', '.join(DEVICE_KINDS)}")
+        def cmd(now, events):
+            self.store.add_user(username, role, hashed, list(counters), full_name, iso(now))
+            self._changed(events, now, actor, "user.add", {"username": username, "role": role},
+                          "users", announce)
+            return 201, {"user": self._public_user(username)}
+
+        return self._run(cmd, idem)
+
+    def edit_user(self, username: str, *, role: str | None = None,
+                  full_name: str | None = None, counters: list[int] | None = None,
+                  password: str | None = None, active: bool | None = None,
+                  actor: str, idem=None) -> tuple[int, dict]:
+        """Change a user's role, name, counters, password or active flag; a new password or
+        deactivation ends their sessions. The change and its audit row: one transaction."""
+        if role is not None and role not in USER_ROLES:
+            raise ValidationFailed(f"role must be one of {', '.join(USER_ROLES)}")
+        if active is not None and not isinstance(active, bool):
+            raise ValidationFailed("active must be true or false")
+        hashed = off_event_loop(hash_password, str(password)) if password else None
+        fields = sorted(k for k, v in (("role", role), ("full_name", full_name),
+                                       ("counters", counters), ("active", active))
+                        if v is not None) + (["password"] if password else [])
+
+        def cmd(now, events):
+            if not self.store.update_user(username, role=role, full_name=full_name,
+                                          counters=counters, password_hash=hashed,
+                                          active=active):
+                raise NotFound(f"Không có người dùng {username} (unknown user)",
+                               code="unknown_user")
+            self._changed(events, now, actor, "user.edit",
+                          {"username": username, "fields": fields}, "users", True)
+            return 200, {"user": self._public_user(username)}
+
+        return self._run(cmd, idem)
+
+    # -- devices --------------------------------------------------------------------------
+    def add_device(self, name: str, kind: str, counters=(), site: str = "main", *,
+                   actor: str = "cli", idem=None, announce: bool = True) -> tuple[int, dict]:
+        """A device and its token; the answer carries the token once. A retry under the same
+        Idempotency-Key answers without it (tokens are only ever stored hashed): revoke and
+        add the device again if the first answer was lost."""
+        name = (name or "").strip()
+        if not name or kind not in DEVICE_KINDS:
+            raise ValidationFailed(f"name and kind ({', '.join(DEVICE_KINDS)}) are required")
         token = new_device_token()
-        with self.store.write():
-            self.store.add_device(name, kind, hash_token(token), site, list(counters),
-                                  self._now())
-        return token
+        issued = []
 
+        def cmd(now, events):
+            self.store.add_device(name, kind, hash_token(token), site, list(counters),
+                                  iso(now))
+            self._changed(events, now, actor, "device.token", {"device": name, "kind": kind},
+                          "devices", announce)
+            issued.append(token)
+            return 201, {"name": name, "kind": kind, "token": None}
+
+        status, body = self._run(cmd, idem)
+        return status, ({**body, "token": token} if issued else body)
+
+    def revoke_device(self, name: str, *, actor: str, idem=None) -> tuple[int, dict]:
+        def cmd(now, events):
+            if not self.store.revoke_device(name):
+                raise NotFound(f"Không có thiết bị {name} (unknown device)",
+                               code="unknown_device")
+            self._changed(events, now, actor, "device.revoke", {"device": name}, "devices",
+                          True)
+            return 200, {"name": name, "active": False}
+
+        return self._run(cmd, idem)
+
+    # -- sessions -------------------------------------------------------------------------
     def login(self, username: str, password: str, counter: int | None, client: str) -> dict:
+        """Check the password and open a session; signed in at a counter, the officer is
+        seated there in the same transaction."""
         if not self.limiter.allow(f"{client}:{username}"):
             raise TooManyRequests("Đăng nhập sai quá nhiều lần, thử lại sau 1 phút "
                                   "(too many failed sign-ins)")
-        user = self.store.user(username) if username else None
+        with self.store.read():
+            user = self.store.user(username) if username else None
         if not user or not user["active"] or not off_event_loop(
                 check_password_hash, user["password_hash"], password or ""):
             self.limiter.hit(f"{client}:{username}")
@@ -129,24 +224,35 @@ class Accounts:
             raise Forbidden(f"Cán bộ không được phân công quầy {counter} "
                             "(not assigned to this counter)", code="not_your_counter")
         token = new_user_token()
-        now = self.clock()
-        expires = now + timedelta(hours=SESSION_HOURS)
-        with self.store.write():
-            self.store.prune_sessions(self._now())
-            self.store.add_session(hash_token(token), username, counter,
-                                   now.isoformat(timespec="milliseconds"),
-                                   expires.isoformat(timespec="milliseconds"))
-        return {"token": token, "expires_at": expires.isoformat(timespec="seconds"),
-                "user": {"username": username, "role": user["role"],
-                         "full_name": user["full_name"], "counters": user["counters"],
-                         "counter": counter}}
+
+        def cmd(now, events):
+            expires = now + timedelta(hours=SESSION_HOURS)
+            self.store.prune_sessions(iso(now))
+            self.store.add_session(hash_token(token), username, counter, iso(now),
+                                   iso(expires))
+            if counter is not None:
+                self.queue.seat(counter, username)
+            return 200, {"token": token, "expires_at": expires.isoformat(timespec="seconds"),
+                         "user": {"username": username, "role": user["role"],
+                                  "full_name": user["full_name"],
+                                  "counters": user["counters"], "counter": counter}}
+
+        return self._run(cmd)[1]
 
     def logout(self, principal: Principal) -> dict | None:
+        """End a user's session (and their seat at the counter they signed in at)."""
         if principal.kind != "user" or not principal.token_hash:
             return None
-        with self.store.write():
-            return self.store.end_session(principal.token_hash)
 
+        def cmd(now, events):
+            session = self.store.end_session(principal.token_hash)
+            if session and session.get("counter") is not None:
+                self.queue.seat(session["counter"], None)
+            return 200, session
+
+        return self._run(cmd)[1]
+
+    # -- reads ----------------------------------------------------------------------------
     def principal(self, token: str | None) -> Principal | None:
         if not token:
             return None
@@ -193,29 +299,3 @@ def off_event_loop(fn, *args):
 
         return gevent.get_hub().threadpool.apply(fn, args)
     return fn(*args)
-
-
-class RateLimiter:
-    """Failures per key in a sliding window (in memory, per process)."""
-
-    def __init__(self, limit: int, window_s: float):
-        self.limit, self.window = limit, window_s
-        self.hits: dict[str, deque] = defaultdict(deque)
-        self.lock = threading.Lock()
-
-    def _trim(self, key: str, now: float) -> deque:
-        q = self.hits[key]
-        while q and q[0] < now - self.window:
-            q.popleft()
-        return q
-
-    def allow(self, key: str) -> bool:
-        with self.lock:
-            return len(self._trim(key, time.monotonic())) < self.limit
-
-    def hit(self, key: str) -> bool:
-        with self.lock:
-            now = time.monotonic()
-            q = self._trim(key, now)
-            q.append(now)
-            return len(q) <= self.limit

@@ -14,7 +14,7 @@ from . import config as centre_config
 from . import demo
 from .auth import Accounts
 from .importer import import_procedures
-from .service import utcnow
+from .service import QueueService, utcnow
 from .storage import DB_NAME, Store
 
 SAMPLE_CSV = Path(__file__).parent / "data" / "procedures-sample.csv"
@@ -29,8 +29,10 @@ def open_store(data_dir: Path) -> tuple[Store, centre_config.Config]:
 
 
 def accounts(data_dir: Path) -> Accounts:
-    store, _ = open_store(data_dir)
-    return Accounts(store, utcnow)
+    """The accounts service over the centre in `data_dir` (for `qms user add`, `qms device
+    add`): its commands write through the centre's one write path."""
+    store, cfg = open_store(data_dir)
+    return Accounts(store, utcnow, QueueService(store, cfg))
 
 
 def demo_password(role: str) -> str:
@@ -57,13 +59,20 @@ def init_centre(data_dir: Path, *, demo_centre: bool = False, force: bool = Fals
     say(f"database {store.path} ready")
     tokens: dict[str, str] = {}
     if demo_centre:
-        n = import_procedures(store, cfg, SAMPLE_CSV, documents=demo.DOCUMENTS)
+        # Seeding a new centre: every row goes through the service commands (rows and audit
+        # rows in one transaction each) but announces nothing, so the centre's event log
+        # starts with its first ticket.
+        queue = QueueService(store, cfg)
+        n = import_procedures(store, cfg, SAMPLE_CSV, documents=demo.DOCUMENTS, queue=queue,
+                              actor="setup", announce=False)
         say(f"imported {n} procedures")
-        acc = Accounts(store, utcnow)
+        acc = Accounts(store, utcnow, queue)
         for u in demo.demo_users():
             acc.add_user(u["username"], u["role"], demo_password(u["role"]),
-                         u.get("counters", []), u["full_name"])
-        tokens = {name: acc.add_device(name, kind, counters)
+                         u.get("counters", []), u["full_name"], actor="setup",
+                         announce=False)
+        tokens = {name: acc.add_device(name, kind, counters, actor="setup",
+                                       announce=False)[1]["token"]
                   for name, kind, counters in demo.DEMO_DEVICES}
         (data_dir / "demo-tokens.json").write_text(json.dumps(tokens, indent=2))
         say("demo sign-ins: admin/demo-admin, giamdoc/demo-manager, "
