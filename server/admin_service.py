@@ -1,0 +1,173 @@
+"""The admin service: the centre's configuration (teams, counters, opening hours, priority,
+the hall notice...) and the procedure catalogue (edits, routing a field to a team, imports).
+
+Every change is a command through the queue service's one write path (`QueueService.run`):
+its rows, its audit row and a `config.changed` event per site in one transaction, with the
+request's Idempotency-Key recorded, published after commit. Users and devices are the
+accounts service's (`server/auth.py`); the admin routes only parse, authorise and call.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from . import config as centre_config
+from .errors import NotFound, ValidationFailed
+from .importer import import_procedures
+from .service import QueueService, iso
+
+EDITABLE = ("name", "name_en", "public_url", "target_wait_min", "default_service_s",
+            "enforce_hours", "hours", "teams", "counters", "priority", "notice",
+            "announcement_vi", "announcement_en", "announce_repeat", "sites")
+PROCEDURE_EDITABLE = ("name", "field", "agency", "level", "processing_days", "fee", "team_id",
+                      "documents")
+IMPORT_SUFFIXES = (".csv", ".xlsx")
+
+
+class AdminService:
+    def __init__(self, queue: QueueService, data_dir: Path | None = None,
+                 on_config: Callable[[centre_config.Config], None] | None = None):
+        """`on_config(new)` is told of a configuration swapped in (the app keeps its own
+        reference); `data_dir` holds uploaded catalogues while they are imported."""
+        self.queue = queue
+        self.store = queue.store
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.on_config = on_config or (lambda new: None)
+        self.jobs: dict[str, dict] = {}
+        self._job_keys: dict[tuple[str, str], str] = {}
+        self._jobs_lock = threading.Lock()
+
+    @property
+    def config(self) -> centre_config.Config:
+        return self.queue.config
+
+    def _changed(self, events, now, actor: str, action: str, detail: dict, what: str,
+                 sites=None) -> None:
+        self.store.audit(iso(now), actor, action, detail)
+        self.queue.config_changed(events, now, what=what, action=action, actor=actor,
+                                  sites=sites)
+
+    # -- configuration --------------------------------------------------------------------
+    def update_config(self, changes: dict, *, actor: str, idem=None) -> tuple[int, dict]:
+        """Validate the whole new configuration, then in one transaction: counter rows for
+        new counters, the audit row, `config.changed` per site, centre.toml saved and the
+        configuration swapped in (live for every later request)."""
+        bad = set(changes) - set(EDITABLE)
+        if bad:
+            raise ValidationFailed(f"Cannot change {sorted(bad)}", code="bad_config")
+
+        def cmd(now, events):
+            # checked against the configuration in force (so a retry meets the first answer)
+            current = self.config.to_dict()
+            try:
+                new = centre_config.from_dict({**current, **changes}, path=self.config.path)
+            except ValidationFailed:
+                raise
+            except (TypeError, KeyError, ValueError) as exc:
+                raise ValidationFailed(f"Cấu hình không hợp lệ (invalid configuration): "
+                                       f"{exc}", code="bad_config") from exc
+            changed = sorted(k for k in changes if changes[k] != current.get(k))
+            self.store.ensure_counters([c.number for c in new.counters])
+            self._changed(events, now, actor, "config.update", {"changed": changed},
+                          "config", sites=new.sites)
+            if new.path is not None:
+                new.save()  # a failed save rolls the transaction back
+            self.queue.config = new  # last: nothing after this can fail
+            self.on_config(new)
+            return 200, new.to_dict()
+
+        return self.queue.run(cmd, idem)
+
+    def set_notice(self, text: str, *, actor: str, idem=None) -> tuple[int, dict]:
+        """The notice shown on the hall board and the kiosk (a configuration change)."""
+        if not isinstance(text, str) or len(text) > 2000:
+            raise ValidationFailed("notice must be text of at most 2000 characters")
+        return self.update_config({"notice": text}, actor=actor, idem=idem)
+
+    # -- procedure catalogue --------------------------------------------------------------
+    def edit_procedure(self, code: str, changes: dict, *, actor: str,
+                       idem=None) -> tuple[int, dict]:
+        changes = {k: changes[k] for k in PROCEDURE_EDITABLE if k in changes}
+        if "documents" in changes and not isinstance(changes["documents"], list):
+            raise ValidationFailed("documents must be a list of strings")
+
+        def cmd(now, events):
+            if changes.get("team_id") is not None:
+                self.config.team(int(changes["team_id"]))
+            if not self.store.update_procedure(code, changes):
+                raise NotFound(f"Không có thủ tục {code} (unknown procedure)",
+                               code="unknown_procedure")
+            self._changed(events, now, actor, "procedure.edit",
+                          {"code": code, "fields": sorted(changes)}, "procedures")
+            return 200, self.store.procedure(code)
+
+        return self.queue.run(cmd, idem)
+
+    def route_field(self, field: str, team_id: int, *, actor: str,
+                    idem=None) -> tuple[int, dict]:
+        """Every procedure of a field goes to `team_id` from now on."""
+        if not isinstance(field, str) or not isinstance(team_id, int):
+            raise ValidationFailed("field (text) and team_id (number) are required")
+
+        def cmd(now, events):
+            self.config.team(team_id)
+            n = self.store.route_procedures(field, team_id)
+            self._changed(events, now, actor, "procedure.route",
+                          {"field": field, "team_id": team_id, "count": n}, "procedures")
+            return 200, {"field": field, "team_id": team_id, "count": n}
+
+        return self.queue.run(cmd, idem)
+
+    # -- catalogue imports (in the background, with progress) ------------------------------
+    def start_import(self, source: BinaryIO, file_name: str, *, actor: str,
+                     idem=None) -> dict:
+        """Save the upload and import it in a background thread; the job's state to poll.
+        A retry under the same Idempotency-Key gets the first job back, and the import
+        itself is recorded under the key, so one upload never imports twice."""
+        suffix = Path(file_name or "").suffix.lower()
+        if suffix not in IMPORT_SUFFIXES:
+            raise ValidationFailed("Use a .csv or .xlsx file", code="bad_import")
+        if self.data_dir is None:
+            raise RuntimeError("AdminService needs data_dir for uploads")
+        with self._jobs_lock:
+            if idem and idem[1] and tuple(idem) in self._job_keys:
+                return self.jobs[self._job_keys[tuple(idem)]]
+            job = secrets.token_hex(8)
+            state = self.jobs[job] = {"job": job, "state": "running", "done": 0,
+                                      "total": 0, "count": None, "error": None,
+                                      "file": file_name}
+            if idem and idem[1]:
+                self._job_keys[tuple(idem)] = job
+        folder = self.data_dir / "imports"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{job}{suffix}"
+        with path.open("wb") as out:
+            shutil.copyfileobj(source, out)
+
+        def progress(done, total):
+            state["done"], state["total"] = done, total
+            if done % 50 == 0:
+                time.sleep(0)  # let progress polls through (gevent)
+
+        def work():
+            try:
+                state["count"] = import_procedures(
+                    self.store, self.config, path, progress=progress, queue=self.queue,
+                    actor=actor, file_name=file_name, idem=idem)
+                state["state"] = "done"
+            except Exception as exc:  # reported to the page
+                state["state"], state["error"] = "failed", str(getattr(exc, "message", exc))
+
+        threading.Thread(target=work, daemon=True).start()
+        return state
+
+    def import_job(self, job: str) -> dict:
+        if job not in self.jobs:
+            raise NotFound("unknown import job", code="unknown_job")
+        return self.jobs[job]
