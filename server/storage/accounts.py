@@ -27,12 +27,6 @@ class AccountsMixin:
             r["counters"] = json.loads(r["counters"])
         return rows
 
-    def set_user_active(self, username: str, active: bool) -> None:
-        self.db.conn.execute("UPDATE users SET active=? WHERE username=?",
-                             (int(active), username))
-        if not active:
-            self.db.conn.execute("DELETE FROM sessions WHERE username=?", (username,))
-
     # -- sessions -------------------------------------------------------------------------
     def add_session(self, token_hash: str, username: str, counter: int | None, at: str,
                     expires_at: str) -> None:
