@@ -1,6 +1,6 @@
 """An in-memory fake serial device, selected with a `fake:NAME` URL.
 
-The driver side gets a `Link` from `open_link("fake:NAME")`; the test or demo side holds
+The driver side gets a `Link` from `transports.open_link("fake:NAME")`; the test or demo side holds
 the `FakeLink` from `FakeLink.get("NAME")` and plays the device:
 
     fake = FakeLink.get("keypad-1")
@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from .serial_link import Link, LinkError
+from .link import Link, LinkError
 
 _registry: dict[str, FakeLink] = {}
 _registry_lock = threading.Lock()

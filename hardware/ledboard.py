@@ -11,7 +11,7 @@ board controllers can redraw before the next one. Commands (see docs/hardware.md
     0x21 BOARD_CLEAR
     0x22 BRIGHTNESS    DATA = level 0..15 (1 byte)
 
-Boards show ASCII only: Vietnamese is folded with `vntext.ascii_display` ("Mời số" ->
+Boards show ASCII only: Vietnamese is folded with `common.text.ascii_display` ("Mời số" ->
 "Moi so") and cut to the board's width. The bus remembers what every board shows and
 repeats it after a reconnection (a board that lost power comes back blank).
 """

@@ -15,6 +15,14 @@ Every job is first composed into a python-escpos ``Dummy`` with the same profile
 transmitted in chunks with timeouts, so a job either goes out whole or fails with a
 `PrinterError` carrying a Vietnamese message for the kiosk screen. A failed connection
 is dropped; the next job reconnects.
+
+The printer's online state is reported like every other device's: `TicketPrinter` is a
+`supervisor.Supervised`, so each change goes once to `listener(name, online, detail)`
+(offline details are Vietnamese first, e.g. "Máy in hết giấy: paper end sensor"). Jobs and
+`status()` update it; `start()` (or `autostart=True`) adds the reconnect loop, which
+reconnects a dropped printer with back-off and asks a connected one for its status every
+`poll_interval` seconds, so paper running out or a printer switched off is reported before
+the next citizen takes a number.
 """
 
 from __future__ import annotations
@@ -24,7 +32,6 @@ import logging
 import socket
 import sys
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
@@ -43,11 +50,10 @@ from escpos.exceptions import DeviceNotFoundError
 from escpos.printer import Dummy, File, Network, Serial
 
 from .escpos_vn import cp1258_table
+from .supervisor import Listener, Supervised
 from .ticket_layout import TicketPrint, emit_cp1258, emit_raster
 
 log = logging.getLogger(__name__)
-
-Listener = Callable[[str, bool, str], None]
 
 PROFILE_ALIASES = {"58": "POS-5890", "58mm": "POS-5890", "80": "TM-T20II", "80mm": "TM-T20II"}
 CHUNK = 4096
@@ -62,6 +68,11 @@ class PrinterError(Exception):
     def __init__(self, detail: str = ""):
         self.detail = detail
         super().__init__(f"{self.message_vi} ({self.message_en})" + (f": {detail}" if detail else ""))
+
+    @property
+    def status_text(self) -> str:
+        """The offline detail reported for this fault: "Máy in hết giấy: paper end sensor"."""
+        return f"{self.message_vi}: {self.detail}" if self.detail else self.message_vi
 
 
 class PrinterOffline(PrinterError):
@@ -134,8 +145,14 @@ def parse_printer_url(url: str) -> tuple[str, dict]:
     return kind, params
 
 
-class TicketPrinter:
-    """A ticket printer. `print_ticket()` is thread-safe; `close()` is idempotent."""
+class TicketPrinter(Supervised):
+    """A ticket printer. `print_ticket()` is thread-safe; `close()` is idempotent.
+
+    Without `start()` the state follows the jobs and `status()` calls; with it, the
+    supervisor's loop also watches the printer between jobs (see the module doc).
+    """
+
+    faults = (PrinterError, OSError)
 
     def __init__(
         self,
@@ -147,8 +164,12 @@ class TicketPrinter:
         name: str = "printer",
         listener: Listener | None = None,
         status_check: str | None = None,
+        *,
+        poll_interval: float = 5.0,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 30.0,
+        autostart: bool = False,
     ):
-        self.url = url
         self.kind, self.params = parse_printer_url(url)
         self.profile_name = resolve_profile(profile or self.params.get("profile"))
         try:
@@ -163,15 +184,14 @@ class TicketPrinter:
         self.timeout = float(timeout or self.params.get("timeout") or 5.0)
         default_check = "required" if self.kind == "tcp" else "auto" if self.kind in ("serial", "usb") else "off"
         self.status_check = status_check or self.params.get("status") or default_check
-        self.name = name
-        self.listener = listener
         width = self.profile.profile_data["media"]["width"].get("pixels")
         self.width_px = int(width) if str(width).isdigit() else int(self.params.get("width", 576))
         self.columns = self.profile.get_columns(0)
         self._device: Escpos | None = None
-        self._online: bool | None = None
         self._lock = threading.RLock()
         self.last_job = b""
+        super().__init__(name, url, listener=listener, backoff_initial=backoff_initial,
+                         backoff_max=backoff_max, poll_interval=poll_interval, autostart=autostart)
 
     # ------------------------------------------------------------------ composing
     def compose(self, ticket: TicketPrint) -> bytes:
@@ -208,10 +228,8 @@ class TicketPrinter:
         try:
             dev.open() if not isinstance(dev, Dummy) else None
         except DeviceNotFoundError as exc:
-            self._set_online(False, str(exc).splitlines()[0])
             raise PrinterOffline(str(exc).splitlines()[0]) from exc
         except Exception as exc:  # USB / file permission errors and the like
-            self._set_online(False, str(exc))
             raise PrinterOffline(str(exc)) from exc
         self._device = dev
         return dev
@@ -224,18 +242,8 @@ class TicketPrinter:
             except Exception:  # closing a broken socket/port may fail again
                 pass
 
-    def _set_online(self, online: bool, detail: str = "") -> None:
-        if online != self._online:
-            self._online = online
-            log.info("printer %s %s %s", self.name, "online" if online else "offline", detail)
-            if self.listener:
-                try:
-                    self.listener(self.name, online, detail)
-                except Exception:
-                    log.exception("printer listener failed")
-
     def _fail(self, exc: BaseException) -> PrinterError:
-        """Map a transport exception to a PrinterError and drop the connection."""
+        """Map a transport exception to a PrinterError, drop the connection, mark offline."""
         self._drop()
         if isinstance(exc, PrinterError):
             err = exc
@@ -243,7 +251,7 @@ class TicketPrinter:
             err = PrinterTimeout(str(exc) or "timeout")
         else:
             err = PrinterOffline(str(exc) or type(exc).__name__)
-        self._set_online(False, err.detail)
+        self._set_state(False, err.status_text)
         return err
 
     # ------------------------------------------------------------------ status
@@ -301,9 +309,17 @@ class TicketPrinter:
             except Exception as exc:
                 err = self._fail(exc)
                 return PrinterStatus(False, "unknown", err.detail)
-            if st.online is not None:
-                self._set_online(st.online and st.paper != "out", st.paper)
+            self._apply_status(st)
             return st
+
+    def _apply_status(self, st: PrinterStatus) -> None:
+        """Report what a status answer says; an answer of "cannot tell" changes nothing."""
+        if st.paper == "out":
+            self._set_state(False, PaperOut("paper end sensor").status_text)
+        elif st.online is False:
+            self._set_state(False, PrinterOffline(st.detail or "printer reports offline").status_text)
+        elif st.online:
+            self._set_state(True, st.paper)
 
     def _check_ready(self, dev: Escpos) -> PrinterStatus:
         st = self._status(dev)
@@ -332,7 +348,7 @@ class TicketPrinter:
             self.last_job = data
             if isinstance(dev, Dummy):
                 dev.clear()
-            self._set_online(True, st.paper)
+            self._set_state(True, st.paper)
             return st
 
     def print_ticket(self, ticket: TicketPrint) -> PrinterStatus:
@@ -340,14 +356,43 @@ class TicketPrinter:
         return self.print_raw(self.compose(ticket))
 
     def close(self) -> None:
+        super().close()
         with self._lock:
             self._drop()
 
-    def __enter__(self) -> TicketPrinter:
-        return self
+    # ------------------------------------------------------------------ supervision
+    def _open_connection(self) -> PrinterStatus:
+        with self._lock:
+            try:
+                return self._status(self._connect())
+            except Exception as exc:
+                raise self._fail(exc) from exc
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def _fault(self, exc: BaseException) -> None:
+        if isinstance(exc, PrinterError):
+            self._set_state(False, exc.status_text)
+        else:
+            super()._fault(exc)
+
+    def _on_connected(self, st: PrinterStatus) -> None:
+        if st.online is None:  # connected, but the printer cannot tell more
+            self._set_state(True, st.paper)
+        else:
+            self._apply_status(st)
+
+    def _serve_connection(self, st: PrinterStatus) -> None:
+        quiet = st.online is None  # no status answers: the state follows the jobs
+        while not self._stop.wait(self.poll_interval):
+            with self._lock:
+                if self._device is None:  # a job failed and dropped it: reconnect after back-off
+                    return
+                if quiet:
+                    continue
+                try:
+                    st = self._status(self._device)
+                except Exception as exc:
+                    raise self._fail(exc) from exc
+            self._apply_status(st)
 
 
 # ---------------------------------------------------------------------- test ticket

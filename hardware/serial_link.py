@@ -1,53 +1,22 @@
-"""Byte links to serial devices: the `Link` base (one raw primitive each way) and pyserial.
-
-`open_link(url)` picks the transport from the URL:
+"""pyserial links: `SerialLink` (any pyserial URL) and `parse_serial_url`.
 
     /dev/ttyUSB0  or  serial:///dev/ttyUSB0?baudrate=9600&parity=N
     socket://10.0.0.7:4001        an RS-485-to-Ethernet converter (pyserial URL handlers)
     rfc2217://10.0.0.7:4001       a Telnet COM-port server
-    fake:NAME                     the in-memory fake from `fake_link.py` (tests, demo)
 
-Links never block forever: reads take a timeout, writes have a write timeout, and a
-vanished device (USB adapter unplugged, pty closed) raises `LinkError`.
+`transports.open_link(url)` is how drivers get one (it also knows the `fake:` links).
 """
 
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
 from urllib.parse import parse_qs, urlsplit
 
 import serial
 
+from .link import Link, LinkError
+
 log = logging.getLogger(__name__)
-
-
-class LinkError(OSError):
-    """The device is gone or unusable; the supervisor will reconnect."""
-
-
-class Link(ABC):
-    """A bidirectional byte stream to one device or one bus."""
-
-    name: str = "link"
-
-    @abstractmethod
-    def write(self, data: bytes) -> None:
-        """Send all of `data` or raise LinkError (never hang: write timeout)."""
-
-    @abstractmethod
-    def read(self, timeout: float) -> bytes:
-        """Bytes available within `timeout` seconds (b"" if none); LinkError if the device is gone."""
-
-    @abstractmethod
-    def close(self) -> None:
-        """Release the port; calling it twice is harmless."""
-
-    def __enter__(self) -> Link:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 class SerialLink(Link):
@@ -102,13 +71,3 @@ def parse_serial_url(url: str) -> tuple[str, dict]:
         opts["rtscts"] = q["rtscts"] in ("1", "true", "yes")
     return parts.path or parts.netloc, opts
 
-
-def open_link(url: str, baudrate: int = 9600, write_timeout: float = 2.0) -> Link:
-    """Open the link named by `url` (see module doc). Raises LinkError."""
-    if url.startswith("fake:"):
-        from .fake_link import FakeLink
-
-        return FakeLink.connect(url[5:])
-    port, opts = parse_serial_url(url)
-    opts.setdefault("baudrate", baudrate)
-    return SerialLink(port, write_timeout=write_timeout, **opts)

@@ -6,6 +6,7 @@ languages and that the Vietnamese carries its diacritics.
 
 from __future__ import annotations
 
+from common.vocabulary import PRIORITY_LABELS
 from hardware.ticket_layout import format_wait
 
 LANGS = ("vi", "en")
@@ -146,23 +147,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "saver_touch": "Touch the screen to take a number",
         "saver_waiting": "{team}: {n} waiting",
         "minutes": "min",
-    },
-}
-
-PRIORITY_LABELS = {
-    "vi": {
-        "elderly": "Người cao tuổi",
-        "disabled": "Người khuyết tật",
-        "pregnant": "Phụ nữ mang thai",
-        "child_under_6": "Người đưa trẻ em dưới 6 tuổi",
-        "meritorious": "Người có công với cách mạng",
-    },
-    "en": {
-        "elderly": "Elderly person",
-        "disabled": "Person with disability",
-        "pregnant": "Pregnant woman",
-        "child_under_6": "With a child under 6",
-        "meritorious": "Person of merit (revolution)",
     },
 }
 

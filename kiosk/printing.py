@@ -4,7 +4,9 @@ No Kivy here. `PrintService.submit(ticket, done)` prints on a single worker thre
 never overlap) and calls `done(PrintResult)` there. Every change of the printer's health
 (online, out of paper, offline) is posted to the server (POST /devices/status, part
 "printer") so managers see it; a report that cannot be delivered is sent again with the
-next one. `reprint()` prints the last ticket again once the fault is fixed.
+next one. Changes come from the jobs and from the printer's supervisor, which `start()`
+runs to watch the printer between jobs. `reprint()` prints the last ticket again once the
+fault is fixed.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ class PrintService:
             self._thread.start()
             if self.printer is not None:
                 self._jobs.put(("status", None, None))
+                self.printer.start()
 
     def submit(self, ticket: dict, done: Callable[[PrintResult], None]) -> None:
         self.last_ticket = ticket
@@ -116,6 +119,9 @@ class PrintService:
             kind, ticket, done = self._jobs.get()
             if kind == "stop":
                 return
+            if kind == "state":
+                self._report(*ticket)
+                continue
             if kind == "status":
                 if self.printer is not None:
                     self._status_report(self.printer.status())
@@ -156,8 +162,9 @@ class PrintService:
             self._report(False, f"Máy in không kết nối được: {st.detail}".rstrip(": "))
 
     def _on_printer_change(self, name: str, online: bool, detail: str) -> None:
-        if online:
-            self._report(True, detail if detail not in ("ok",) else "")
+        """The printer's state listener (a job or its supervisor): reported on the worker."""
+        self._jobs.put(("state", (online, "" if online and detail in ("ok", "unknown") else detail),
+                        None))
 
     def _report(self, online: bool, detail: str) -> None:
         self._pending_report = (online, detail)

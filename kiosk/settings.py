@@ -25,7 +25,8 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-PRIORITY_CLASSES = ("elderly", "disabled", "pregnant", "child_under_6", "meritorious")
+from common.vocabulary import PRIORITY_CLASSES
+
 DEFAULT_POPULAR = ("1.001193", "1.000894", "2.000815", "1.004222", "1.014063", "1.001612")
 
 

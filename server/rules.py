@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from .config import PRIORITY_CLASSES, Counter, PriorityPolicy
+from common.vocabulary import PRIORITY_CLASSES
+
+from .config import Counter, PriorityPolicy
 from .errors import Conflict, IllegalMove, ValidationFailed
 
 CHANNELS = ("kiosk", "web", "counter", "appointment")

@@ -201,3 +201,60 @@ def test_cli_entry(emu, capsys):
     emu.unplug()
     assert main_printer_test([emu.url, "--timeout", "1"]) == 2
     assert "Máy in không kết nối được" in capsys.readouterr().err
+
+
+class _States:
+    def __init__(self):
+        self.events = []
+        self.cond = threading.Condition()
+
+    def __call__(self, name, online, detail):
+        with self.cond:
+            self.events.append((name, online, detail))
+            self.cond.notify_all()
+
+    def wait(self, pred, timeout=5):
+        with self.cond:
+            return self.cond.wait_for(lambda: pred(self.events), timeout)
+
+
+def test_supervised_printer_reports_faults_between_jobs(emu):
+    """The supervisor's loop watches the printer without any job: paper out, unplugged, back."""
+    states = _States()
+    p = TicketPrinter(emu.url, "TM-T20II", "cp1258", timeout=1, name="kiosk-2", listener=states,
+                      poll_interval=0.05, backoff_initial=0.02, backoff_max=0.1, autostart=True)
+    assert p.supervised and p.wait_online(True)
+    emu.paper = "out"
+    assert p.wait_online(False) and "hết giấy" in p.detail
+    emu.paper = "ok"
+    assert p.wait_online(True)
+    emu.unplug()
+    assert p.wait_online(False)
+    emu.replug()
+    assert p.wait_online(True)
+    p.print_ticket(ticket())  # jobs share the loop's connection
+    p.close()
+    p.close()
+    assert [e[1] for e in states.events] == [True, False, True, False, True, False]
+    assert all(e[0] == "kiosk-2" for e in states.events) and states.events[-1][2] == "closed"
+    assert p.reconnects >= 1 and len(emu.wait_for_jobs(1)) == 1
+
+
+def test_supervised_printer_reconnects_after_a_failed_job(emu):
+    states = _States()
+    p = TicketPrinter(emu.url, "TM-T20II", "cp1258", timeout=1, listener=states,
+                      poll_interval=0.05, backoff_initial=0.02, autostart=True)
+    assert p.wait_online(True)
+    emu.drop_after = 10
+    with pytest.raises(PrinterOffline):
+        p.print_ticket(ticket())
+    emu.drop_after = None
+    assert states.wait(lambda ev: [e[1] for e in ev] == [True, False, True])
+    p.close()
+
+
+def test_printer_without_status_is_online_once_connected():
+    p = TicketPrinter("dummy:", "58", "cp1258", poll_interval=0.02, autostart=True)
+    assert p.wait_online(True)
+    p.close()
+    assert not p.online and p.detail == "closed"

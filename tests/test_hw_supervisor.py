@@ -4,8 +4,10 @@ import threading
 
 from hardware.emulators.pty_device import PtyDevice
 from hardware.fake_link import FakeLink
-from hardware.serial_link import LinkError, open_link, parse_serial_url
+from hardware.link import LinkError
+from hardware.serial_link import parse_serial_url
 from hardware.supervisor import SupervisedDevice
+from hardware.transports import open_link
 
 
 class Echo(SupervisedDevice):

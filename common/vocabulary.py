@@ -1,0 +1,64 @@
+"""The shared vocabulary, defined once: event types, the events that call a number, and
+the priority classes with their labels.
+
+The server emits the events and checks a ticket's priority class; the bridges, the kiosk,
+the pages' Python side and the tools read them. Imports nothing else of the project. The
+web pages' JavaScript keeps its own copies of the strings it needs;
+tests/test_vocabulary.py checks that they are spelled as here.
+"""
+
+from __future__ import annotations
+
+# -- events -------------------------------------------------------------------------------
+# Every change of the centre's state is one event row `{"type": ..., "seq": ..., ...}`.
+
+TICKET_ISSUED = "ticket.issued"
+TICKET_CALLED = "ticket.called"
+TICKET_RECALLED = "ticket.recalled"
+TICKET_STARTED = "ticket.started"
+TICKET_FINISHED = "ticket.finished"
+TICKET_NO_SHOW = "ticket.no_show"
+TICKET_TRANSFERRED = "ticket.transferred"
+TICKET_RATED = "ticket.rated"
+TICKET_CANCELLED = "ticket.cancelled"
+
+COUNTER_OPENED = "counter.opened"  # also when a paused counter resumes
+COUNTER_PAUSED = "counter.paused"
+COUNTER_CLOSED = "counter.closed"
+
+DEVICE_STATUS = "device.status"  # a device (or a part of it, e.g. a kiosk's printer) changed state
+CONFIG_CHANGED = "config.changed"
+
+#: a ticket's steps, in the order of its life
+TICKET_EVENTS = (TICKET_ISSUED, TICKET_CALLED, TICKET_RECALLED, TICKET_STARTED, TICKET_FINISHED,
+                 TICKET_NO_SHOW, TICKET_TRANSFERRED, TICKET_RATED, TICKET_CANCELLED)
+COUNTER_EVENTS = (COUNTER_OPENED, COUNTER_PAUSED, COUNTER_CLOSED)
+#: every event type the server emits
+EVENT_TYPES = TICKET_EVENTS + COUNTER_EVENTS + (DEVICE_STATUS, CONFIG_CHANGED)
+
+#: the events that mean "a number is called to a counter": the hall board, the voice and
+#: the LED walls show and announce these, and the "last calls" of a snapshot are these
+CALL_TYPES = (TICKET_CALLED, TICKET_RECALLED)
+
+# -- priority classes -----------------------------------------------------------------------
+# Citizens who go first without starving others (the policy is in the centre's configuration).
+
+PRIORITY_CLASSES = ("elderly", "disabled", "pregnant", "child_under_6", "meritorious")
+PRIORITY_LABELS = {
+    "vi": {
+        "elderly": "Người cao tuổi",
+        "disabled": "Người khuyết tật",
+        "pregnant": "Phụ nữ mang thai",
+        "child_under_6": "Người đưa trẻ em dưới 6 tuổi",
+        "meritorious": "Người có công với cách mạng",
+    },
+    "en": {
+        "elderly": "Elderly person",
+        "disabled": "Person with disability",
+        "pregnant": "Pregnant woman",
+        "child_under_6": "With a child under 6",
+        "meritorious": "Person of merit (revolution)",
+    },
+}
+PRIORITY_LABELS_VI = PRIORITY_LABELS["vi"]
+PRIORITY_LABELS_EN = PRIORITY_LABELS["en"]
