@@ -15,17 +15,11 @@ from zoneinfo import ZoneInfo
 
 import tomli_w
 
+from common.vocabulary import PRIORITY_CLASSES, PRIORITY_LABELS_VI  # noqa: F401 (re-exported)
+
 from .errors import ValidationFailed
 
 CONFIG_NAME = "centre.toml"
-PRIORITY_CLASSES = ("elderly", "disabled", "pregnant", "child_under_6", "meritorious")
-PRIORITY_LABELS_VI = {
-    "elderly": "Người cao tuổi",
-    "disabled": "Người khuyết tật",
-    "pregnant": "Phụ nữ mang thai",
-    "child_under_6": "Người đưa trẻ em dưới 6 tuổi",
-    "meritorious": "Người có công với cách mạng",
-}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
