@@ -1,31 +1,43 @@
 """Today's figures for one counter, derived from the event log (plain Python, no SQL).
 
-Served = tickets finished at the counter today; service time = start (or call, when the
-officer finished without pressing start) to finish, as in `server.journeys`; ratings are
-those given to tickets finished at the counter.
+The day's events go through the one fold of the event log (`server.reports.fold`), the same
+one the manager's reports use, so the definitions are the same:
+
+- served = tickets finished at the counter (status `done`); a ticket the system closed at
+  the end of its business day (`day_closed`) is not served and not timed;
+- service time = start (or call, when the officer finished without pressing start) to
+  finish; ratings = those given to tickets served at the counter;
+- wait = issue to first call, counted at the counter that made the first call;
+- called / no-show / transferred = those actions taken at the counter.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from server.reports import journeys as reports
+from server.reports.fold import fold
+
+BUSINESS_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
-def counter_today(events: list[dict], counter: int) -> dict:
+def counter_today(events: list[dict], counter: int, tz: ZoneInfo = BUSINESS_TZ) -> dict:
     """Figures for `counter` from the day's events (in seq order)."""
-    journeys = reports.journeys(events)
-    served = [j for j in journeys.values()
-              if j.status == "done" and j.finished_counter == counter]
-    service = [s for s in (j.service_s for j in served) if s is not None]
-    waits = [j.wait_s for j in journeys.values()
-             if j.called_counter == counter and j.wait_s is not None]
+    journeys = fold(events, tz)
+    served = [j for j in journeys.values() if j["status"] == "done" and j["counter"] == counter]
+    service = [j["service_s"] for j in served if j["service_s"] is not None]
+    mine = [e for e in events if e.get("counter") == counter]
+    first_calls: dict[int, int | None] = {}
+    for e in events:
+        if e["type"] == "ticket.called":
+            first_calls.setdefault(e.get("ticket_id"), e.get("counter"))
+    waits = [j["wait_s"] for tid, j in journeys.items()
+             if j["wait_s"] is not None and first_calls.get(tid) == counter]
     ratings = {str(s): 0 for s in (4, 3, 2, 1)}
     for j in served:
-        if j.rating is not None:
-            ratings[str(j.rating)] += 1
+        if j["rating"] is not None:
+            ratings[str(j["rating"])] += 1
     rated = sum(ratings.values())
-    mine = [e for e in events if e.get("counter") == counter]
     return {
         "counter": counter,
         "served": len(served),

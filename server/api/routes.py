@@ -240,12 +240,13 @@ def device_statuses():
 def report_waits():
     """Kept for API v1 clients; the manager's report engine answers it (`by` also takes
     officer, field, weekday, priority, site)."""
-    from ..reports.engine import ReportEngine
+    from flask import current_app
+
     from ..reports.figures import day_range
+    from ..reports.refresher import engine_for
 
     q = qms()
-    eng = ReportEngine(q.store, q.config, q.service.clock)
-    eng.refresh()
+    eng = engine_for(current_app)  # reads only: the report writer keeps the data
     d0, d1 = day_range(request.args.get("from"), request.args.get("to"), q.config.tz,
                        q.service.clock().astimezone(q.config.tz).date())
     return eng.summary(d0, d1, request.args.get("by", "team"))

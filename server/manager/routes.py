@@ -1,8 +1,10 @@
 """The manager's page (`/manager`: live dashboard and reports) and the report API.
 
 Every report is derived from the event log through `ReportEngine` (journeys folded by seq,
-then exact figures or pre-aggregated stats). Routes stay thin: parse the query, refresh,
-ask the engine, render JSON or an export.
+then exact figures or pre-aggregated stats). Routes stay thin: parse the query, ask the
+engine, render JSON or an export. Routes only read: the derived report data is written by
+the report writer (`server.reports.refresher`, a worker thread started here, asked for a
+pass after every command and waited for when a report finds it behind).
 
 API (manager and admin):
 - GET /api/v1/reports/summary?from=&to=&by=&site=&precision=auto|exact|fast
@@ -17,12 +19,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 
 from server.api.helpers import qms, requires
 from server.api.openapi import op, query_param, register_paths
 from server.errors import NotFound, ValidationFailed
-from server.reports import exports
+from server.reports import exports, refresher
 from server.reports.engine import ReportEngine
 from server.reports.figures import DIMS, day_range, month_range
 
@@ -43,11 +45,14 @@ def manager_page():
 
 
 # -- helpers ---------------------------------------------------------------------------------
+@bp.record_once
+def _start_report_writer(state) -> None:
+    refresher.install(state.app)
+
+
 def engine() -> ReportEngine:
-    q = qms()
-    eng = ReportEngine(q.store, q.config, q.service.clock)
-    eng.refresh()
-    return eng
+    """The engine, with the report writer caught up (read-only here)."""
+    return refresher.engine_for(current_app)
 
 
 def today() -> date:

@@ -1,10 +1,18 @@
 """The report engine: keeps the `journeys` table and the per-day/month stats up to date from
 the event log (incrementally, by seq), and answers every manager report.
 
+Two sides that never mix:
+- `refresh()` is the writer of the derived report data (journeys, cursor, aggregates), each
+  step in its own write transaction. Only the report writer (`refresher.ReportRefresher`, a
+  worker thread outside any request) and tools such as the benchmarks call it.
+- everything else only reads: `behind()` says whether the writer still has work, the
+  report methods answer from journey rows and aggregates. A GET never writes.
+
 Ranges holding up to EXACT_LIMIT tickets are computed exactly from journey rows
-(`report_figures`); longer ranges add up pre-aggregated `report_agg` rows
-(`report_stats`): counts, means, maxima and within-target shares stay exact there,
-p50/p90 come from sparse histograms (1-minute buckets to 2 h, 10-minute buckets to 8 h).
+(`figures`); longer ranges add up pre-aggregated `report_agg` rows (`stats`): counts, means,
+maxima and within-target shares stay exact there, p50/p90 come from sparse histograms
+(1-minute buckets to 2 h, 10-minute buckets to 8 h). Journeys are folded from the event log
+by the one fold, `fold.fold_into`.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from ..config import PRIORITY_LABELS_VI, Config
 from . import figures as fig
 from . import stats as rs
-from .fold import apply_event
+from .fold import fold_into
 
 EXACT_LIMIT = 30_000
 WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
@@ -55,9 +63,11 @@ class ReportEngine:
         self.config = config
         self.clock = clock
 
-    # -- keeping up with the event log ------------------------------------------------------
+    # -- keeping up with the event log (the writer side) ---------------------------------
     def refresh(self, chunk: int = 5000) -> int:
-        """Fold events not yet folded; rebuild the stats of the days and months touched."""
+        """Fold events not yet folded; rebuild the stats of the days and months touched; roll
+        up the month that just closed. Writes, each step in its own transaction: only the
+        report writer calls this, never a request."""
         tz = self.config.tz
         touched: set[tuple[str, str]] = set()
         folded = 0
@@ -76,11 +86,7 @@ class ReportEngine:
                     ids = {e["ticket_id"] for e in evts
                            if e.get("ticket_id") is not None and e["type"] != "ticket.issued"}
                     js = self.store.journeys_by_ids(ids)
-                    changed = set()
-                    for e in evts:
-                        tid = apply_event(js, e, tz, fields.get, officers)
-                        if tid is not None:
-                            changed.add(tid)
+                    changed = fold_into(js, evts, tz, fields.get, officers)
                     self.store.upsert_journeys([js[t] for t in changed])
                     touched |= {(js[t]["site"], js[t]["day"]) for t in changed}
                     folded += len(evts)
@@ -89,16 +95,37 @@ class ReportEngine:
                     self.store.set_report_cursor(site, seq, {"officers": officers})
             if touched:
                 self.rebuild_stats(touched)
-        if self.store.stats_empty():  # upgraded database: rebuild, one month per transaction
-            self.rebuild_stats(self.store.journey_days())
+        with self.store.read():
+            empty = self.store.stats_empty()
+            days = self.store.journey_days() if empty else []
+        if empty:  # upgraded database: rebuild, one month per transaction
+            self.rebuild_stats(days)
+        with self.store.read():
+            closed = self.month_to_roll_up()
+        if closed:  # the month that just closed
+            with self.store.write():
+                if self.month_to_roll_up() == closed:  # not done meanwhile elsewhere
+                    self.rollup_month(closed, self.store.day_stats_sites(closed))
+        return folded
+
+    def behind(self) -> bool:
+        """True when `refresh()` has work to do: events not yet folded, aggregates missing
+        (an upgraded database) or the month that just closed not yet rolled up. Read-only,
+        a few index seeks: a report GET asks this and leaves the work to the writer."""
+        with self.store.read():
+            for site in self.store.event_sites():
+                if self.store.current_seq(site) > self.store.report_cursor(site)[0]:
+                    return True
+            return self.store.stats_empty() or self.month_to_roll_up() is not None
+
+    def month_to_roll_up(self) -> str | None:
+        """The month that just closed (local time), when it has day rows but no month rows
+        yet (call inside a read or write)."""
         first = date.fromisoformat(self.open_month() + "-01")
         last = (first - timedelta(days=1)).strftime("%Y-%m")
-        if not self.store.has_month_stats(last):  # the month that just closed
-            sites = self.store.day_stats_sites(last)
-            if sites:
-                with self.store.write():
-                    self.rollup_month(last, sites)
-        return folded
+        if self.store.has_month_stats(last) or not self.store.day_stats_sites(last):
+            return None
+        return last
 
     def open_month(self) -> str:
         """The month still running (local time): its month rows are not kept, reports add
@@ -171,7 +198,9 @@ class ReportEngine:
     def exact(self, d0: date, d1: date, site: str | None, precision: str) -> bool:
         if precision in ("exact", "fast"):
             return precision == "exact"
-        n = self.store.journey_count(d0.isoformat(), d1.isoformat(), site, EXACT_LIMIT + 1)
+        with self.store.read():
+            n = self.store.journey_count(d0.isoformat(), d1.isoformat(), site,
+                                         EXACT_LIMIT + 1)
         return n <= EXACT_LIMIT
 
     def _journeys(self, d0, d1, site):

@@ -2,6 +2,11 @@
 
 A report payload becomes one or more tables (title, headers, rows); CSV writes the first
 table (UTF-8 with BOM so Excel opens Vietnamese correctly), XLSX writes one sheet per table.
+
+No text ever becomes a spreadsheet formula (CSV/formula injection: a citizen's rating reason
+is free text). Text beginning with `=`, `+`, `-`, `@`, a tab or a carriage return is written
+inert: in CSV with a leading `'` (Excel and LibreOffice then show it as text), in XLSX as a
+string cell with the quote-prefix style (the text itself unchanged). Numbers stay numbers.
 """
 
 from __future__ import annotations
@@ -20,6 +25,19 @@ GROUP_HEADERS = [
     "Phục vụ lâu nhất (service max)", "Đúng hạn % (within target %)",
     "Rất hài lòng (4)", "Hài lòng (3)", "Bình thường (2)", "Không hài lòng (1)",
     "Hài lòng % (satisfied %)"]
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def risky(value) -> bool:
+    """Text a spreadsheet would read as a formula."""
+    return isinstance(value, str) and value.startswith(FORMULA_START)
+
+
+def csv_safe(value):
+    """A CSV cell value: risky text gets a leading single quote; anything else unchanged."""
+    return "'" + value if risky(value) else value
 
 
 def pct(x):
@@ -78,35 +96,40 @@ def to_csv(table: tuple) -> bytes:
     _, headers, rows = table
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(headers)
-    writer.writerows(rows)
+    writer.writerow([csv_safe(h) for h in headers])
+    writer.writerows([csv_safe(v) for v in row] for row in rows)
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
 def to_xlsx(tabs: list[tuple], heading: list[str] | None = None) -> bytes:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
     wb = Workbook(write_only=True)
     bold = Font(bold=True)
+
+    def cell(ws, value, font=None):
+        """A cell that is never a formula: risky text is a quote-prefixed string cell."""
+        if not (font or risky(value)):
+            return value
+        c = WriteOnlyCell(ws, value=value)
+        if risky(value):
+            c.data_type = "s"  # openpyxl would make "=..." a formula
+            c.quotePrefix = True
+        if font:
+            c.font = font
+        return c
+
     for title, headers, rows in tabs:
         ws = wb.create_sheet(title=_sheet_name(title))
-        from openpyxl.cell import WriteOnlyCell
-
         for line in heading or []:
-            cell = WriteOnlyCell(ws, value=line)
-            cell.font = bold
-            ws.append([cell])
+            ws.append([cell(ws, line, bold)])
         if heading:
-            ws.append([title])
-        head = []
-        for h in headers:
-            cell = WriteOnlyCell(ws, value=h)
-            cell.font = bold
-            head.append(cell)
-        ws.append(head)
+            ws.append([cell(ws, title)])
+        ws.append([cell(ws, h, bold) for h in headers])
         for row in rows:
-            ws.append(row)
+            ws.append([cell(ws, v) for v in row])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -1,7 +1,7 @@
-"""Exact report figures from journey rows (plain Python; see report_fold for definitions).
+"""Exact report figures from journey rows (plain Python; see `fold` for definitions).
 
-Every function takes journey rows (dicts with the columns of `report_fold.JOURNEY_COLUMNS`)
-and returns JSON-ready figures. The aggregate path (`report_stats`) returns the same
+Every function takes journey rows (dicts with the columns of `fold.JOURNEY_COLUMNS`)
+and returns JSON-ready figures. The aggregate path (`stats`) returns the same
 shapes for long date ranges.
 """
 

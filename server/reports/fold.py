@@ -1,13 +1,18 @@
-"""Fold the event log into one journey row per ticket (plain Python, no SQL, no Flask).
+"""The one fold of the event log: events -> one journey row per ticket (plain Python, no SQL,
+no Flask).
 
-A journey row is what every manager report is computed from; the report engine keeps the
-`journeys` table up to date by folding new events in `seq` order. Definitions:
+Everything that derives figures from tickets goes through here: the report engine keeps the
+`journeys` table up to date with `fold_into` (new events in `seq` order, on top of the stored
+rows), and a counter's figures of the day (`counter/stats.py`) fold the day's events from
+scratch with `fold`. Definitions:
 
 - wait = issue -> first call (a transfer keeps the clock: later calls do not reset it);
 - service = start (or the call, when the officer finished without pressing start) -> finish,
   at the counter that finished the ticket;
-- a ticket still open when its business day closed is `day_closed`: neither served nor
-  timed (its "service" would run overnight);
+- a ticket still called or serving when its business day closed (the service finishes it
+  with `reason: day_closed` on the first command of a later day) is `day_closed`: it keeps
+  its wait, but it is neither served nor timed (its "service" would run overnight and no
+  officer finished it); one still waiting then is `cancelled`;
 - team = the team the ticket was issued to; counter and officer = where it was last called
   or finished; field = the procedure's field (lĩnh vực);
 - officer = the signed-in user who called or finished it; when a counter device (keypad
@@ -16,7 +21,7 @@ A journey row is what every manager report is computed from; the report engine k
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -25,6 +30,12 @@ JOURNEY_COLUMNS = (
     "serve_team", "counter", "officer", "procedure_code", "field", "priority", "channel",
     "status", "first_called_at", "wait_s", "started_at", "finished_at", "service_s",
     "left_queue_at", "transfers", "recalls", "rating", "rating_reason", "rated_at")
+
+FieldOf = Callable[[str | None], str | None]
+
+
+def no_field(code: str | None) -> str | None:
+    return None
 
 
 def seconds(a: str, b: str) -> float:
@@ -44,7 +55,7 @@ def officer_of(actor: str | None, counter: int | None, officers: dict[str, str])
     return officers.get(str(counter))
 
 
-def new_journey(e: dict, tz: ZoneInfo, field_of: Callable[[str | None], str | None]) -> dict:
+def new_journey(e: dict, tz: ZoneInfo, field_of: FieldOf) -> dict:
     t = e.get("ticket") or {}
     local = datetime.fromisoformat(e["at"]).astimezone(tz)
     code = t.get("procedure_code")
@@ -58,10 +69,10 @@ def new_journey(e: dict, tz: ZoneInfo, field_of: Callable[[str | None], str | No
     return row
 
 
-def apply_event(journeys: dict[int, dict], e: dict, tz: ZoneInfo,
-                field_of: Callable[[str | None], str | None],
+def apply_event(journeys: dict[int, dict], e: dict, tz: ZoneInfo, field_of: FieldOf,
                 officers: dict[str, str]) -> int | None:
-    """Apply one event to `journeys` (ticket_id -> row); returns the ticket id it changed."""
+    """Apply one event to `journeys` (ticket_id -> row); returns the ticket id it changed.
+    Events of a ticket whose `ticket.issued` is not in `journeys` are skipped."""
     kind, at, counter = e["type"], e["at"], e.get("counter")
     actor = e.get("actor")
     if kind.startswith("counter."):
@@ -113,3 +124,24 @@ def apply_event(journeys: dict[int, dict], e: dict, tz: ZoneInfo,
     else:
         return None
     return tid
+
+
+def fold_into(journeys: dict[int, dict], events: Iterable[dict], tz: ZoneInfo,
+              field_of: FieldOf = no_field, officers: dict[str, str] | None = None) -> set[int]:
+    """Fold `events` (in `seq` order per site) on top of `journeys` (ticket_id -> row, changed
+    in place); returns the ids of the tickets changed. `officers` (counter -> last user seen
+    acting there) carries over between calls."""
+    officers = {} if officers is None else officers
+    changed: set[int] = set()
+    for e in events:
+        tid = apply_event(journeys, e, tz, field_of, officers)
+        if tid is not None:
+            changed.add(tid)
+    return changed
+
+
+def fold(events: Iterable[dict], tz: ZoneInfo, field_of: FieldOf = no_field) -> dict[int, dict]:
+    """Journeys (ticket_id -> row) of the tickets issued within `events`, folded from scratch."""
+    journeys: dict[int, dict] = {}
+    fold_into(journeys, events, tz, field_of)
+    return journeys

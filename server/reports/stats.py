@@ -167,7 +167,7 @@ def dim_keys(dim: str, raw: dict) -> tuple[np.ndarray, list[str]]:
 
 def peaks(c: dict, group: np.ndarray, n_groups: int, now: str, day_end) -> np.ndarray:
     """Most tickets waiting at once (issued, not yet first called nor cancelled) per group
-    (a site and day), as report_figures.occupancy counts it."""
+    (a site and day), as figures.occupancy counts it."""
     starts, ends, owners = [], [], []
     for i, (at, left, day) in enumerate(zip(c["issued_at"], c["left_queue_at"], c["day"],
                                             strict=True)):
@@ -348,7 +348,7 @@ def typed_key(dim: str, key: str):
 
 
 def summarize(parts: tuple, by: str, target_s) -> list[dict]:
-    """Same shape as report_figures.summarize, from stats rows of dimension `by` (or, for
+    """Same shape as figures.summarize, from stats rows of dimension `by` (or, for
     by='day', the 'all' rows of each day) added up per key (per day): `parts` is
     (sum rows, histogram rows) as `Merged.from_parts` takes them."""
     m = Merged.from_parts(*parts)

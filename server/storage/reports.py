@@ -92,7 +92,7 @@ class ReportsMixin:
 
     # -- stats (report_agg) -----------------------------------------------------------------
     def journey_columns(self, site_days) -> dict[str, list]:
-        """The journeys of the given (site, day) pairs as columns (report_stats.SOURCE_COLUMNS
+        """The journeys of the given (site, day) pairs as columns (reports.stats.SOURCE_COLUMNS
         -> list). Many wanted days of a month are read in one range scan."""
         cols = ", ".join(SOURCE_COLUMNS)
         by_month: dict[str, set] = {}
@@ -125,7 +125,7 @@ class ReportsMixin:
 
     def day_stats_of_month(self, sites, month: str) -> tuple:
         """The month's day rows of the given sites, added up per dim, site and key
-        (report_stats.month_rows takes them)."""
+        (reports.stats.month_rows takes them)."""
         sites = sorted(sites)
         where = (f"dim IN ({DIM_MARKS}) AND period='d' AND day BETWEEN ? AND ? AND site IN "
                  f"({','.join('?' for _ in sites)})")
