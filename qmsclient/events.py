@@ -7,10 +7,10 @@
 * connects to Socket.IO with ``auth={"token": <client's token>, "rooms": ["site:<site>"]}``
   (no rooms: the token's own site) and receives every event of the site;
 * hands events to `on_event` strictly in `seq` order, each exactly once, in one worker
-  thread. A push that overtakes an earlier one waits in a buffer; a gap in `seq` (a push
-  lost, or not arrived within `gap_grace` seconds) and every reconnect are first filled
-  through GET /api/v1/events?since=<seq> (page by page), and only then is anything newer
-  delivered;
+  thread. A push that overtakes an earlier one (they may, on the way) waits in a buffer;
+  a gap in `seq` (a push lost, or not arrived within `gap_grace` seconds) and every
+  reconnect are first filled through GET /api/v1/events?since=<seq> (page by page), and
+  only then is anything newer delivered;
 * reconnects after the connection drops or the server restarts, with back-off
   (`reconnect_delay` doubling to `reconnect_delay_max`, jittered); a snapshot or catch-up
   that fails is tried again with the same back-off, holding newer events back meanwhile;
@@ -58,7 +58,7 @@ class EventStream:
                  on_snapshot: Callable[[dict], None] | None = None,
                  on_status: Callable[[bool], None] | None = None,
                  on_idle: Callable[[], None] | None = None,
-                 site: str | None = None, gap_grace: float = 0.0,
+                 site: str | None = None, gap_grace: float = 0.25,
                  snapshot_on_reconnect: bool = False,
                  reconnect_delay: float = 0.5, reconnect_delay_max: float = 5.0,
                  connect_timeout: float = 5.0, transports: tuple[str, ...] = ("websocket",),
@@ -129,6 +129,12 @@ class EventStream:
         change); False on timeout."""
         with self._cond:
             return self._cond.wait_for(lambda: predicate(self), timeout)
+
+    @property
+    def synced(self) -> bool:
+        """Connected and caught up: every event up to `seq` has been delivered and newer
+        ones arrive as pushes."""
+        return self.online and self._synced
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Until the first snapshot has been delivered."""
@@ -283,6 +289,7 @@ class EventStream:
             if self._reconnected and self.snapshot_on_reconnect:
                 self._snapshot()
             self._reconnected = False
+            self._notify()
         self._drain()
 
     def _drain(self) -> None:

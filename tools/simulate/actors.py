@@ -416,9 +416,9 @@ class DisplayClient:
         return self.stream.stats["connects"]
 
     def connect(self, timeout: float = 10) -> DisplayClient:
-        """Start following; returns once connected and holding the snapshot's seq."""
+        """Start following; returns once connected and caught up."""
         self.stream.start()
-        if not self.stream.wait_until(lambda s: s.online and s.seq is not None, timeout):
+        if not self.stream.wait_until(lambda s: s.synced, timeout):
             self.stream.stop()
             raise RuntimeError(f"the display client did not connect in {timeout:g} s")
         return self
