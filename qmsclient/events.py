@@ -21,7 +21,7 @@
 Every callback - `on_snapshot(state)`, `on_event(event)`, `on_status(online)`,
 `on_idle()` - runs in the worker thread, one at a time; an exception in one is logged and
 does not stop the stream. `on_idle` comes after a batch of deliveries once nothing more is
-queued (e.g. redraw once after catching up on many events).
+queued, or every 0.5 s in a steady flood (e.g. redraw once after catching up).
 
 `stats` counts: events (delivered), snapshots, catchups (GET /events rounds), caught_up
 (events delivered from them), pushed, duplicates (pushes already delivered), overtaken
@@ -98,6 +98,7 @@ class EventStream:
         self._hold_until = 0.0
         self._failures = 0
         self._delivered = False  # since the last on_idle
+        self._idle_at = 0.0
 
     # -- life cycle ----------------------------------------------------------------------------
     def start(self) -> EventStream:
@@ -222,15 +223,16 @@ class EventStream:
                 self._advance()
             except Exception as exc:  # ServerError, or an answer not shaped as expected
                 self._failures += 1
-                wait = _jitter(min(self.reconnect_delay * 2 ** (self._failures - 1),
+                wait = _jitter(min(self.reconnect_delay * 2 ** min(self._failures - 1, 16),
                                    self.reconnect_delay_max))
                 self._hold_until = self._retry_at = now + wait
-                log.warning("%s: catching up failed (%s); again in %.1f s", self.name, exc,
-                            wait)
+                log.warning("%s: reading the state or events failed (%s); again in %.1f s",
+                            self.name, exc, wait)
             else:
                 self._failures = 0
-            if self._delivered and self._work.empty():
+            if self._delivered and (self._work.empty() or now - self._idle_at > 0.5):
                 self._delivered = False
+                self._idle_at = now
                 self._call(self.on_idle)
 
     def _take(self, kind: str, gen: int, item) -> None:
@@ -240,6 +242,7 @@ class EventStream:
                 self.stats["reconnects"] += 1
                 self._reconnected = True
             self._synced = False
+            self._hold_until = 0.0  # the server is back: no need to wait out a back-off
             self._set_online(True)
         elif kind == "disconnect" and gen == self._gen:
             self._set_online(False)
