@@ -23,6 +23,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from common.templates import PHRASE_SPLIT, PLACEHOLDER, PLACEHOLDERS, check_template
 from common.text import fold, nfc
 from display_board.vi_numbers import MAX_NUMBER, ReadingOptions, clip_name, number_words
 
@@ -38,10 +39,13 @@ __all__ = [
     "en_number_words",
     "en_read_number",
     "phrase_clip_name",
+    "validate_templates",
 ]
 
-_PLACEHOLDER = re.compile(r"\{([a-z_]*)\}")
-_PHRASE_SPLIT = re.compile(r"[.,;:!?]+")
+# The placeholder set and the template rules live in common/templates.py, so that the
+# server checks centre.toml's wording with the very rules used here.
+_PLACEHOLDER = PLACEHOLDER
+_PHRASE_SPLIT = PHRASE_SPLIT
 
 
 @dataclass(frozen=True)
@@ -60,12 +64,10 @@ class AnnouncementTemplates:
         if self.number_style not in ("words", "digits"):
             raise ValueError(f"number_style must be 'words' or 'digits': {self.number_style!r}")
         for template in (self.call, self.recall):
-            names = set(_PLACEHOLDER.findall(template))
-            unknown = names - {"number", "counter"}
-            if unknown:
-                raise ValueError(f"unknown placeholder(s) {sorted(unknown)} in {template!r}")
-            if "number" not in names:
-                raise ValueError(f"template lacks {{number}}: {template!r}")
+            try:
+                check_template(template)
+            except ValueError as exc:
+                raise ValueError(f"{exc}: {template!r}") from None
 
 
 DEFAULT_TEMPLATES: dict[str, AnnouncementTemplates] = {
@@ -248,3 +250,26 @@ def announcement_text(
     """The announcement as one sentence, e.g. "Mời công dân có số thứ tự
     một nghìn không trăm hai mươi ba đến quầy số năm"."""
     return build_announcement(number, counter, lang, recall, templates, options).text
+
+
+def validate_templates(templates: Mapping[str, AnnouncementTemplates | str]) -> None:
+    """Check a table of wordings (language -> :class:`AnnouncementTemplates`, or a bare
+    call template whose recall is the same sentence) before it is used: the rules of
+    :func:`common.templates.check_template` (only the placeholders of
+    :data:`common.templates.PLACEHOLDERS`, ``{number}`` present, no stray brace, every
+    phrase speakable), then a trial call and recall of number 1234 at counter 12 in each
+    language. Raises ``ValueError`` naming the language."""
+    table: dict[str, AnnouncementTemplates] = {}
+    for lang, wording in templates.items():
+        try:
+            table[lang] = (AnnouncementTemplates(wording, wording)
+                           if isinstance(wording, str) else wording)
+            if not isinstance(table[lang], AnnouncementTemplates):
+                raise ValueError(f"not a wording: {type(wording).__name__}")
+            for recall in (False, True):
+                ann = build_announcement(1234, 12, lang, recall, table)
+                names = set(_PLACEHOLDER.findall(ann.text)) & PLACEHOLDERS
+                if names or not all(ann.clip_names):
+                    raise ValueError(f"cannot be spoken: {ann.text!r}")
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"lời đọc [{lang}] (wording {lang}): {exc}") from None

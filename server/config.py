@@ -3,18 +3,35 @@
 Sites, teams (with number bands and the fields they receive), counters (with the teams they
 serve, in their own order), opening hours, the priority policy and the wait target live
 here. The admin pages edit this file; the server reloads it live.
+
+Every setting is checked in one place, :func:`from_dict` (used by :func:`load` at start-up,
+by the admin configuration route and by :meth:`Config.save`), before it is applied: types,
+ranges, formats, the announcement placeholders, bands, references between sites, teams and
+counters. A bad value is refused with :class:`~server.errors.ValidationFailed` (code
+``bad_config``) whose message names the field in Vietnamese, with the English in
+parentheses, and whose ``field`` attribute (and ``details["field"]``) is the path of the
+setting, e.g. ``hours.mon[0]`` or ``teams[2].band``. The rules are listed in
+docs/security.md ("Configuration validation").
 """
 
 from __future__ import annotations
 
+import re
+import reprlib
 import tomllib
+import zoneinfo
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time
+from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import tomli_w
 
+from common.templates import MAX_WORDING_LEN, TemplateError, check_template
+from common.text import nfc
 from common.vocabulary import PRIORITY_CLASSES, PRIORITY_LABELS_VI  # noqa: F401 (re-exported)
 
 from .errors import ValidationFailed
@@ -125,7 +142,17 @@ class Config:
             t["band"] = list(t["band"])
         return data
 
+    @classmethod
+    def from_dict(cls, data: Mapping, path: Path | None = None) -> Config:
+        """A checked configuration from plain data (see the module function)."""
+        return from_dict(data, path)
+
+    def validate(self) -> None:
+        """Raise `ValidationFailed` unless every setting of this object is acceptable."""
+        validate(self)
+
     def save(self, path: Path | None = None) -> None:
+        validate(self)  # never write a centre.toml that would refuse to start
         target = Path(path or self.path)
         tmp = target.with_suffix(".tmp")
         tmp.write_bytes(tomli_w.dumps(self.to_dict()).encode("utf-8"))
@@ -133,49 +160,448 @@ class Config:
         self.path = target
 
 
-def from_dict(data: dict, path: Path | None = None) -> Config:
-    data = dict(data)
-    teams = [Team(**{**t, "band": tuple(t["band"])}) for t in data.pop("teams", [])]
-    counters = [Counter(**c) for c in data.pop("counters", [])]
-    priority = PriorityPolicy(**data.pop("priority", {}))
-    known = {f for f in Config.__dataclass_fields__} - {"teams", "counters", "priority", "path"}
-    unknown = set(data) - known
-    if unknown:
-        raise ValidationFailed(f"Unknown configuration keys: {sorted(unknown)}")
-    cfg = Config(**data, teams=teams, counters=counters, priority=priority, path=path)
-    validate(cfg)
-    return cfg
+# -- validation ------------------------------------------------------------------------------
+#: Printed ticket numbers have at most 4 digits (ticket, display, LED boards, announcements).
+MAX_TICKET_NUMBER = 9999
+MAX_TEAM_ID = 99
+MAX_COUNTER_NUMBER = 999
+MAX_SITES = 50
+MAX_FIELDS_PER_TEAM = 500
+MAX_TEAMS_PER_COUNTER = 20
+MAX_SPANS_PER_DAY = 6
+PRIORITY_POLICIES = ("ratio", "aging", "strict")
+#: (lowest, highest) of every whole-number setting.
+RANGES = {
+    "target_wait_min": (1, 240),
+    "default_service_s": (10, 7200),
+    "announce_repeat": (1, 3),
+    "priority.ratio": (1, 20),
+    "priority.bonus_s": (0, 7200),
+}
+#: (shortest, longest) of every text setting, after surrounding spaces are stripped.
+TEXT_LENGTHS = {
+    "name": (1, 200), "name_en": (0, 200), "notice": (0, 500), "public_url": (1, 200),
+    "timezone": (1, 64), "site_name": (1, 120), "team.name": (1, 120),
+    "team.name_en": (0, 120), "team.field": (1, 200), "counter.name": (0, 60),
+}
+SITE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+HHMM = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
+
+LABELS_VI = {
+    "name": "Tên trung tâm", "name_en": "Tên trung tâm tiếng Anh", "timezone": "Múi giờ",
+    "public_url": "Địa chỉ công khai (mã QR)", "target_wait_min": "Mục tiêu thời gian chờ",
+    "default_service_s": "Thời gian phục vụ mặc định", "enforce_hours": "Chỉ phát số trong giờ",
+    "hours": "Giờ làm việc", "sites": "Điểm phục vụ", "teams": "Tổ", "counters": "Quầy",
+    "priority": "Chính sách ưu tiên", "notice": "Thông báo",
+    "announcement_vi": "Lời đọc tiếng Việt", "announcement_en": "Lời đọc tiếng Anh",
+    "announce_repeat": "Số lần đọc", "demo": "Chế độ trình diễn",
+}
+TEAM_LABELS_VI = {
+    "id": "số tổ", "name": "tên tổ", "name_en": "tên tiếng Anh", "band": "dải số",
+    "site": "điểm phục vụ", "fields": "lĩnh vực", "target_wait_min": "mục tiêu thời gian chờ",
+}
+COUNTER_LABELS_VI = {"number": "số quầy", "teams": "các tổ phục vụ", "site": "điểm phục vụ",
+                     "name": "tên quầy"}
+PRIORITY_FIELD_LABELS_VI = {"policy": "cách ưu tiên", "ratio": "tỉ lệ",
+                            "bonus_s": "thời gian cộng thêm"}
+DAY_LABELS_VI = {"mon": "thứ Hai", "tue": "thứ Ba", "wed": "thứ Tư", "thu": "thứ Năm",
+                 "fri": "thứ Sáu", "sat": "thứ Bảy", "sun": "Chủ nhật"}
+#: Control characters (Unicode Cc), lone surrogates (Cs) and bidirectional overrides.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 2, 40, 40
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 4
+
+
+def _show(value: object) -> str:
+    """A short, printable rendering of a refused value for a message (bounded in length
+    and depth, whatever was sent; lone surrogates and control characters escaped)."""
+    text = _REPR.repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass(frozen=True)
+class _At:
+    """Where a setting is: its path (`teams[2].band`) and its Vietnamese label."""
+
+    field: str
+    label: str
+
+    def key(self, name: str, label: str | None = None) -> _At:
+        name = name or '""'  # an empty key still has a path
+        label = label or name
+        return _At(f"{self.field}.{name}" if self.field else name,
+                   f"{self.label}, {label}" if self.label else label)
+
+    def item(self, index: int, label: str = "") -> _At:
+        return _At(f"{self.field}[{index}]", f"{self.label} {label or f'mục {index + 1}'}")
+
+    def fail(self, vi: str, en: str) -> ValidationFailed:
+        where = f"{self.label} ({self.field})" if self.field else "Cấu hình"
+        err = ValidationFailed(
+            f"Cấu hình không hợp lệ – {where}: {vi} (invalid configuration – "
+            f"{self.field or 'configuration'}: {en})",
+            code="bad_config", details={"field": self.field})
+        err.field = self.field
+        return err
+
+
+_TOP = _At("", "")
+
+
+def _top(name: str) -> _At:
+    return _TOP.key(name, LABELS_VI.get(name, name))
+
+
+def _int(at: _At, value: object, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise at.fail(f"phải là số nguyên từ {lo} đến {hi}, không phải {_show(value)}",
+                      f"must be a whole number from {lo} to {hi}, not {_show(value)}")
+    return value
+
+
+def _bool(at: _At, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise at.fail(f"phải là true hoặc false, không phải {_show(value)}",
+                      f"must be true or false, not {_show(value)}")
+    return value
+
+
+def _text(at: _At, value: object, limits: tuple[int, int], multiline: bool = False) -> str:
+    """Text without control characters (a line break only where `multiline`), NFC,
+    surrounding spaces stripped, of a length within `limits`."""
+    lo, hi = limits
+    if not isinstance(value, str):
+        raise at.fail(f"phải là chữ, không phải {_show(value)}",
+                      f"must be text, not {_show(value)}")
+    bad = _CONTROL.search(value.replace("\n", " ") if multiline else value)
+    if bad:
+        raise at.fail(f"có ký tự điều khiển {_show(bad.group())}",
+                      f"contains the control character {_show(bad.group())}")
+    text = nfc(value).strip()
+    if not lo <= len(text) <= hi:
+        if lo and not text:
+            raise at.fail("không được để trống", "must not be empty")
+        raise at.fail(f"dài {len(text)} ký tự; được từ {lo} đến {hi}",
+                      f"is {len(text)} characters long; {lo} to {hi} allowed")
+    return text
+
+
+def _mapping(at: _At, value: object, allowed: tuple[str, ...] | None = None) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise at.fail(f"phải là một bảng (mục: giá trị), không phải {_show(value)}",
+                      f"must be a table (key: value), not {_show(value)}")
+    if allowed is not None:
+        unknown = sorted(str(k) for k in value if k not in allowed)
+        if unknown:
+            raise at.key(unknown[0], f"mục “{unknown[0]}”").fail(
+                f"không có mục này; chỉ có: {', '.join(allowed)}",
+                f"unknown setting; known: {', '.join(allowed)}")
+    return value
+
+
+def _list(at: _At, value: object, most: int, least: int = 0) -> list:
+    if not isinstance(value, list | tuple):
+        raise at.fail(f"phải là một danh sách, không phải {_show(value)}",
+                      f"must be a list, not {_show(value)}")
+    if not least <= len(value) <= most:
+        raise at.fail(f"có {len(value)} mục; được từ {least} đến {most}",
+                      f"has {len(value)} entries; {least} to {most} allowed")
+    return list(value)
+
+
+def _required(at: _At, data: Mapping, key: str, labels: dict[str, str]) -> object:
+    if key not in data:
+        raise at.key(key, labels.get(key)).fail("còn thiếu", "is missing")
+    return data[key]
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _timezone(at: _At, value: object) -> str:
+    name = _text(at, value, TEXT_LENGTHS["timezone"])
+    if name not in _timezones():
+        raise at.fail(f"không có múi giờ {_show(name)}; ví dụ Asia/Ho_Chi_Minh",
+                      f"unknown time zone {_show(name)}; e.g. Asia/Ho_Chi_Minh")
+    try:
+        ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise at.fail(f"không đọc được múi giờ {_show(name)}",
+                      f"time zone {_show(name)} cannot be loaded") from exc
+    return name
+
+
+def _public_url(at: _At, value: object) -> str:
+    url = _text(at, value, TEXT_LENGTHS["public_url"])
+    vi_hint, en_hint = "ví dụ https://qms.example.gov.vn", "e.g. https://qms.example.gov.vn"
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if (parts is None or not port_ok or parts.scheme not in ("http", "https")
+            or not parts.hostname or any(ch.isspace() for ch in url)):
+        raise at.fail(f"phải là địa chỉ http:// hoặc https:// có tên máy; {vi_hint}",
+                      f"must be an http:// or https:// address with a host name; {en_hint}")
+    if parts.username is not None or parts.password is not None:
+        raise at.fail("không được chứa tên đăng nhập hay mật khẩu (nó được in trên vé)",
+                      "must not hold a user name or password (it is printed on tickets)")
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise at.fail("không được có phần ? hay # (đường dẫn vé được nối vào sau)",
+                      "must not have a ? or # part (the ticket path is appended to it)")
+    return url
+
+
+def _announcement(at: _At, value: object) -> str:
+    if not isinstance(value, str):
+        raise at.fail(f"phải là chữ, không phải {_show(value)}",
+                      f"must be text, not {_show(value)}")
+    text = nfc(value).strip()
+    if not text:
+        return ""  # the default wording
+    try:
+        check_template(text, MAX_WORDING_LEN)
+    except TemplateError as exc:
+        raise at.fail(exc.vi, exc.en) from None
+    return text
+
+
+def _hours(at: _At, value: object) -> dict[str, list[list[str]]]:
+    days = _mapping(at, value, WEEKDAYS)
+    out: dict[str, list[list[str]]] = {}
+    for day, spans in days.items():
+        day_at = at.key(day, DAY_LABELS_VI[day])
+        checked = []
+        for i, span in enumerate(_list(day_at, spans, MAX_SPANS_PER_DAY)):
+            span_at = day_at.item(i, f"khoảng {i + 1}")
+            pair = _list(span_at, span, 2, 2)
+            for hhmm in pair:
+                if not isinstance(hhmm, str) or not HHMM.fullmatch(hhmm):
+                    raise span_at.fail(
+                        f"{_show(hhmm)} không phải giờ dạng HH:MM (00:00 đến 23:59), ví dụ "
+                        f"[\"07:30\", \"11:30\"]",
+                        f"{_show(hhmm)} is not a time of the form HH:MM (00:00 to 23:59), "
+                        f"e.g. [\"07:30\", \"11:30\"]")
+            if pair[0] >= pair[1]:
+                raise span_at.fail(f"giờ mở {pair[0]} phải trước giờ đóng {pair[1]}",
+                                   f"opening {pair[0]} must be before closing {pair[1]}")
+            checked.append([pair[0], pair[1]])
+        ordered = sorted(checked)
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            if b[0] < a[1]:
+                raise day_at.fail(f"các khoảng {a[0]}–{a[1]} và {b[0]}–{b[1]} chồng lên nhau",
+                                  f"spans {a[0]}-{a[1]} and {b[0]}-{b[1]} overlap")
+        out[day] = checked
+    return out
+
+
+def _sites(at: _At, value: object) -> dict[str, str]:
+    sites = _mapping(at, value)
+    if not 1 <= len(sites) <= MAX_SITES:
+        raise at.fail(f"phải có từ 1 đến {MAX_SITES} điểm", f"1 to {MAX_SITES} sites allowed")
+    out = {}
+    for key, name in sites.items():
+        if not isinstance(key, str) or not SITE_ID.fullmatch(key):
+            raise at.key(str(key)).fail(
+                f"mã điểm {_show(key)} chỉ gồm chữ thường không dấu, chữ số, - và _ "
+                "(tối đa 32 ký tự)",
+                f"site id {_show(key)} may hold only a-z, 0-9, - and _ (at most 32)")
+        out[key] = _text(at.key(key), name, TEXT_LENGTHS["site_name"])
+    return out
+
+
+def _team(at: _At, value: object, sites: dict[str, str]) -> Team:
+    data = _mapping(at, value, tuple(TEAM_LABELS_VI))
+
+    def sub(key: str) -> _At:
+        return at.key(key, TEAM_LABELS_VI[key])
+
+    team_id = _int(sub("id"), _required(at, data, "id", TEAM_LABELS_VI), 1, MAX_TEAM_ID)
+    name = _text(sub("name"), _required(at, data, "name", TEAM_LABELS_VI),
+                 TEXT_LENGTHS["team.name"])
+    band = _list(sub("band"), _required(at, data, "band", TEAM_LABELS_VI), 2, 2)
+    for n in band:
+        _int(sub("band"), n, 1, MAX_TICKET_NUMBER)
+    if band[0] > band[1]:
+        raise sub("band").fail(f"số đầu {band[0]} lớn hơn số cuối {band[1]}",
+                               f"first number {band[0]} is above the last {band[1]}")
+    site = data.get("site", "main")
+    if not isinstance(site, str) or site not in sites:
+        raise sub("site").fail(f"không có điểm phục vụ {_show(site)}",
+                               f"unknown site {_show(site)}")
+    fields = []
+    for i, f in enumerate(_list(sub("fields"), data.get("fields", []), MAX_FIELDS_PER_TEAM)):
+        text = _text(sub("fields").item(i), f, TEXT_LENGTHS["team.field"])
+        if text in fields:
+            raise sub("fields").item(i).fail(f"lĩnh vực {_show(text)} bị lặp lại",
+                                             f"field {_show(text)} is listed twice")
+        fields.append(text)
+    target = data.get("target_wait_min")
+    if target is not None:
+        target = _int(sub("target_wait_min"), target, *RANGES["target_wait_min"])
+    return Team(team_id, name, (band[0], band[1]), site=site,
+                name_en=_text(sub("name_en"), data.get("name_en", ""),
+                              TEXT_LENGTHS["team.name_en"]),
+                fields=fields, target_wait_min=target)
+
+
+def _teams(at: _At, value: object, sites: dict[str, str]) -> list[Team]:
+    teams: list[Team] = []
+    for i, raw in enumerate(_list(at, value, MAX_TEAM_ID)):
+        item = at.item(i, f"thứ {i + 1}")
+        team = _team(item, raw, sites)
+        for other in teams:
+            if other.id == team.id:
+                raise item.key("id", "số tổ").fail(f"số tổ {team.id} bị trùng",
+                                                   f"team id {team.id} is used twice")
+            if other.site == team.site and not (team.band[1] < other.band[0]
+                                                or other.band[1] < team.band[0]):
+                raise item.key("band", "dải số").fail(
+                    f"dải số {team.band[0]}–{team.band[1]} chồng lên dải "
+                    f"{other.band[0]}–{other.band[1]} của tổ {other.id}",
+                    f"number band {team.band[0]}-{team.band[1]} overlaps team {other.id}'s "
+                    f"{other.band[0]}-{other.band[1]}")
+            shared = set(team.fields) & set(other.fields)
+            if shared:
+                name = sorted(shared)[0]
+                raise item.key("fields", "lĩnh vực").fail(
+                    f"lĩnh vực {_show(name)} đã thuộc tổ {other.id}",
+                    f"field {_show(name)} already goes to team {other.id}")
+        teams.append(team)
+    return teams
+
+
+def _counter(at: _At, value: object, sites: dict[str, str], teams: list[Team]) -> Counter:
+    data = _mapping(at, value, tuple(COUNTER_LABELS_VI))
+
+    def sub(key: str) -> _At:
+        return at.key(key, COUNTER_LABELS_VI[key])
+
+    number = _int(sub("number"), _required(at, data, "number", COUNTER_LABELS_VI), 1,
+                  MAX_COUNTER_NUMBER)
+    site = data.get("site", "main")
+    if not isinstance(site, str) or site not in sites:
+        raise sub("site").fail(f"không có điểm phục vụ {_show(site)}",
+                               f"unknown site {_show(site)}")
+    by_id = {t.id: t for t in teams}
+    served: list[int] = []
+    raw = _list(sub("teams"), _required(at, data, "teams", COUNTER_LABELS_VI),
+                MAX_TEAMS_PER_COUNTER, 1)
+    for i, tid in enumerate(raw):
+        item = sub("teams").item(i)
+        if isinstance(tid, bool) or not isinstance(tid, int) or tid not in by_id:
+            raise item.fail(f"không có tổ {_show(tid)}", f"unknown team {_show(tid)}")
+        if tid in served:
+            raise item.fail(f"tổ {tid} bị lặp lại", f"team {tid} is listed twice")
+        if by_id[tid].site != site:
+            raise item.fail(f"tổ {tid} thuộc điểm {by_id[tid].site!r}, quầy thuộc điểm "
+                            f"{site!r}",
+                            f"team {tid} is at site {by_id[tid].site!r}, the counter at "
+                            f"{site!r}")
+        served.append(tid)
+    return Counter(number, served, site=site,
+                   name=_text(sub("name"), data.get("name", ""), TEXT_LENGTHS["counter.name"]))
+
+
+def _counters(at: _At, value: object, sites: dict[str, str], teams: list[Team]) -> list[Counter]:
+    counters: list[Counter] = []
+    for i, raw in enumerate(_list(at, value, MAX_COUNTER_NUMBER)):
+        item = at.item(i, f"thứ {i + 1}")
+        counter = _counter(item, raw, sites, teams)
+        if any(c.number == counter.number for c in counters):
+            raise item.key("number", "số quầy").fail(f"số quầy {counter.number} bị trùng",
+                                                     f"counter {counter.number} is used twice")
+        counters.append(counter)
+    return counters
+
+
+def _priority(at: _At, value: object) -> PriorityPolicy:
+    data = _mapping(at, value, tuple(PRIORITY_FIELD_LABELS_VI))
+    default = PriorityPolicy()
+    policy = data.get("policy", default.policy)
+    if policy not in PRIORITY_POLICIES:
+        raise at.key("policy", PRIORITY_FIELD_LABELS_VI["policy"]).fail(
+            f"phải là một trong {', '.join(PRIORITY_POLICIES)}, không phải {_show(policy)}",
+            f"must be one of {', '.join(PRIORITY_POLICIES)}, not {_show(policy)}")
+    return PriorityPolicy(
+        policy,
+        _int(at.key("ratio", PRIORITY_FIELD_LABELS_VI["ratio"]),
+             data.get("ratio", default.ratio), *RANGES["priority.ratio"]),
+        _int(at.key("bonus_s", PRIORITY_FIELD_LABELS_VI["bonus_s"]),
+             data.get("bonus_s", default.bonus_s), *RANGES["priority.bonus_s"]))
+
+
+def from_dict(data: Mapping, path: Path | None = None) -> Config:
+    """A configuration from plain data (centre.toml, or the admin page's JSON), every
+    setting checked; `ValidationFailed` (code `bad_config`, `.field`) names the first bad
+    one. Missing settings take their defaults; texts are NFC and stripped."""
+    top = _mapping(_TOP, data, tuple(CONFIG_KEYS))
+    kw: dict = {}
+
+    def get(key: str):
+        return top[key] if key in top else CONFIG_DEFAULTS[key]
+
+    kw["name"] = _text(_top("name"), get("name"), TEXT_LENGTHS["name"])
+    kw["name_en"] = _text(_top("name_en"), get("name_en"), TEXT_LENGTHS["name_en"])
+    kw["timezone"] = _timezone(_top("timezone"), get("timezone"))
+    kw["public_url"] = _public_url(_top("public_url"), get("public_url"))
+    for key in ("target_wait_min", "default_service_s", "announce_repeat"):
+        kw[key] = _int(_top(key), get(key), *RANGES[key])
+    kw["enforce_hours"] = _bool(_top("enforce_hours"), get("enforce_hours"))
+    kw["demo"] = _bool(_top("demo"), get("demo"))
+    kw["hours"] = _hours(_top("hours"), get("hours"))
+    if kw["enforce_hours"] and not any(kw["hours"].values()):
+        raise _top("enforce_hours").fail(
+            "đang bật nhưng chưa có giờ làm việc nào: không phát được số nào",
+            "is on but no opening hours are set: no ticket could ever be issued")
+    kw["sites"] = _sites(_top("sites"), get("sites"))
+    kw["teams"] = _teams(_top("teams"), get("teams"), kw["sites"])
+    kw["counters"] = _counters(_top("counters"), get("counters"), kw["sites"], kw["teams"])
+    kw["priority"] = _priority(_top("priority"), get("priority"))
+    kw["notice"] = _text(_top("notice"), get("notice"), TEXT_LENGTHS["notice"], multiline=True)
+    for key in ("announcement_vi", "announcement_en"):
+        kw[key] = _announcement(_top(key), get(key))
+    return Config(**kw, path=path)
 
 
 def validate(cfg: Config) -> None:
-    ids = [t.id for t in cfg.teams]
-    if len(ids) != len(set(ids)):
-        raise ValidationFailed("Team ids must be unique")
-    bands = sorted((t.band, t.site) for t in cfg.teams)
-    for (a, site_a), (b, site_b) in zip(bands, bands[1:], strict=False):
-        if site_a == site_b and b[0] <= a[1]:
-            raise ValidationFailed(f"Number bands {a} and {b} overlap")
-    for t in cfg.teams:
-        if not (0 < t.band[0] <= t.band[1]):
-            raise ValidationFailed(f"Team {t.id}: bad number band {t.band}")
-        if t.site not in cfg.sites:
-            raise ValidationFailed(f"Team {t.id}: unknown site {t.site!r}")
-    numbers = [c.number for c in cfg.counters]
-    if len(numbers) != len(set(numbers)):
-        raise ValidationFailed("Counter numbers must be unique")
-    for c in cfg.counters:
-        for tid in c.teams:
-            if tid not in ids:
-                raise ValidationFailed(f"Counter {c.number} serves unknown team {tid}")
-    if cfg.priority.policy not in ("ratio", "aging", "strict"):
-        raise ValidationFailed(f"Unknown priority policy {cfg.priority.policy!r}")
-    if cfg.priority.ratio < 1:
-        raise ValidationFailed("priority.ratio must be at least 1")
+    """Raise `ValidationFailed` unless every setting of `cfg` passes :func:`from_dict`."""
+    try:
+        data = cfg.to_dict()
+    except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
+        raise _TOP.fail(f"không đọc được: {_show(exc)}", f"cannot be read: {_show(exc)}") \
+            from exc
+    from_dict(data)
 
 
 def load(data_dir: Path) -> Config:
+    """The centre's configuration from `data_dir/centre.toml`; a file that is not valid TOML
+    or a bad setting raises `ValidationFailed` naming the file and the setting (the server
+    refuses to start)."""
     path = Path(data_dir) / CONFIG_NAME
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: run `qms init` first")
-    with path.open("rb") as fh:
-        return from_dict(tomllib.load(fh), path=path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(f"{path}: không đọc được tệp cấu hình (not a valid TOML "
+                               f"file: {exc})", code="bad_config",
+                               details={"file": str(path)}) from exc
+    try:
+        return from_dict(data, path=path)
+    except ValidationFailed as err:
+        failed = ValidationFailed(f"{path}: {err.message}", code=err.code,
+                                  details={**err.details, "file": str(path)})
+        failed.field = getattr(err, "field", "")
+        raise failed from None
+
+
+#: The settings of centre.toml and their defaults.
+CONFIG_KEYS = tuple(f for f in Config.__dataclass_fields__ if f != "path")
+CONFIG_DEFAULTS = {k: v for k, v in asdict(Config()).items() if k != "path"}
