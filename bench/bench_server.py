@@ -58,7 +58,7 @@ def make_data_dir() -> Path:
     cfg_path = path / "centre.toml"
     cfg = tomllib.loads(cfg_path.read_text())
     for team in cfg["teams"]:  # wide bands: the benchmark issues far more than a day's tickets
-        team["band"] = [team["id"] * 1_000_000, team["id"] * 1_000_000 + 999_999]
+        team["band"] = [team["id"] * 100_000, team["id"] * 100_000 + 99_999]
     cfg_path.write_text(tomli_w.dumps(cfg))
     return path
 

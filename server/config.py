@@ -161,8 +161,10 @@ class Config:
 
 
 # -- validation ------------------------------------------------------------------------------
-#: Printed ticket numbers have at most 4 digits (ticket, display, LED boards, announcements).
-MAX_TICKET_NUMBER = 9999
+#: The highest number the announcer can read out (display_board.vi_numbers.MAX_NUMBER). A hall
+#: uses 4-digit bands (counter LED displays show 4 characters); a bigger band is allowed for
+#: benchmarks and central halls that need more than 9,999 numbers a day.
+MAX_TICKET_NUMBER = 999_999
 MAX_TEAM_ID = 99
 MAX_COUNTER_NUMBER = 999
 MAX_SITES = 50

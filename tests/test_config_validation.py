@@ -216,7 +216,7 @@ def test_sibling_refused(change, field):
 TEAM_SIBLINGS = [
     ({"band": [1500, 2999]}, 1, "teams[1].band"),  # overlaps team 1 (1001-1999)
     ({"band": [0, 999]}, 0, "teams[0].band"),
-    ({"band": [9001, 10000]}, 5, "teams[5].band"),
+    ({"band": [9001, 1_000_000]}, 5, "teams[5].band"),
     ({"band": [1999, 1001]}, 0, "teams[0].band"),
     ({"band": [1001]}, 0, "teams[0].band"),
     ({"band": ["1001", "1999"]}, 0, "teams[0].band"),
