@@ -18,6 +18,7 @@ from flask import Blueprint, Flask, jsonify, request
 from flask_socketio import SocketIO
 from werkzeug.exceptions import HTTPException
 
+from . import boundary, limits
 from . import config as centre_config
 from .auth import Accounts
 from .errors import QMSError, error_body
@@ -66,6 +67,10 @@ def create_app(config: dict | None = None, pages: Iterable[Blueprint] = ()) -> F
         ASYNC_MODE=os.environ.get("QMS_ASYNC_MODE") or None,
         MESSAGE_QUEUE=os.environ.get("QMS_MESSAGE_QUEUE") or None,
         CLOCK=utcnow,
+        # the request boundary (server/boundary.py, numbers in server/limits.py)
+        MAX_CONTENT_LENGTH=limits.MAX_BODY,
+        TRUSTED_PROXIES=os.environ.get("QMS_TRUSTED_PROXIES", ""),
+        TICKET_GUESSES=limits.TICKET_GUESSES,
     )
     app.config.update(config or {})
     app.json.ensure_ascii = False
@@ -94,6 +99,7 @@ def create_app(config: dict | None = None, pages: Iterable[Blueprint] = ()) -> F
     for blueprint in (*pages, manager_bp, admin_bp):
         app.register_blueprint(blueprint)
     _register_errors(app)
+    boundary.install(app)
     return app
 
 

@@ -66,6 +66,11 @@ class TooManyRequests(QMSError):
     status, code = 429, "rate_limited"
 
 
+class PayloadTooLarge(QMSError):
+    """The request body is too large."""
+    status, code = 413, "payload_too_large"
+
+
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
     err = {"code": code, "message": message}
     if details:

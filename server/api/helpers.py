@@ -7,7 +7,8 @@ from functools import wraps
 from flask import current_app, g, request
 
 from ..auth import Principal
-from ..errors import BadRequest, Unauthorized, ValidationFailed
+from ..boundary import parse_body
+from ..errors import Unauthorized, ValidationFailed
 
 
 def qms():
@@ -41,12 +42,9 @@ def requires(right: str):
 
 
 def body() -> dict:
-    if not request.data:
-        return {}
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise BadRequest("Body must be a JSON object", code="bad_json")
-    return data
+    """The request's JSON object ({} when empty), parsed once at the boundary: size, depth,
+    lone surrogates and text caps checked, control characters stripped (server/boundary.py)."""
+    return parse_body()
 
 
 def idem() -> tuple[str, str] | None:
