@@ -13,7 +13,14 @@ from either
 When a recorded clip is missing, the whole sentence is synthesised with
 espeak-ng instead (one voice for the whole sentence rather than a mix).  The
 chime is generated (a two-tone ding-dong) unless the clip folder has one.
-Composed WAVs are cached by their text (memory and ``cache_dir/composed``).
+Composed WAVs are cached by their text, in memory (``memory_cache`` entries and
+``memory_bytes``) and in ``cache_dir/composed`` (``max_cache_files`` files and
+``max_cache_bytes``, least recently used evicted first).
+
+A cache that cannot be written (a full disk: ENOSPC) never silences the hall:
+clips are then synthesised to memory (espeak-ng ``--stdout``) and composed
+audio is kept in memory only; ``VoiceComposer.cache_error`` and
+``cache_full`` tell the caller (the server raises a storage alert).
 
 Everything but espeak-ng is the standard library; the PCM work (reading and
 converting clips, the chime) is in :mod:`display_board.audio`.
@@ -21,13 +28,16 @@ converting clips, the chime) is in :mod:`display_board.audio`.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import logging
 import os
 import shutil
 import subprocess
 import tempfile
 import threading
+import time
 import wave
 from array import array
 from collections import OrderedDict
@@ -65,6 +75,7 @@ __all__ = [
     "compose_announcement",
     "default_composer",
     "espeak_synthesize",
+    "espeak_wav",
     "make_chime",
     "play_wav",
     "read_wav",
@@ -75,25 +86,53 @@ __all__ = [
 
 CHIME = "chime"
 ESPEAK_VOICES = {"vi": "vi", "en": "en-us"}
+# disk cache of composed announcements: a day's calls of a busy hall fit (~350 KB each)
+MAX_CACHE_FILES = 200
+MAX_CACHE_BYTES = 64 * 1024 * 1024
+MEMORY_CACHE_BYTES = 16 * 1024 * 1024
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+STALE_TMP_S = 300
+
+log = logging.getLogger(__name__)
 
 
 # --- espeak-ng -----------------------------------------------------------------
 
 
-def espeak_synthesize(
-    text: str, out: str | os.PathLike, voice: str = "vi", speed: int | None = None
-) -> None:
-    """Synthesise ``text`` into the WAV file ``out`` with espeak-ng."""
+def espeak_wav(text: str, voice: str = "vi", speed: int | None = None) -> bytes:
+    """Synthesise ``text`` with espeak-ng into WAV bytes (in memory, no file written)."""
     exe = shutil.which("espeak-ng")
     if not exe:
         raise VoiceUnavailable("espeak-ng is not installed")
-    cmd = [exe, "-v", voice, "-w", str(out)]
+    cmd = [exe, "-v", voice, "--stdout"]
     if speed:
         cmd += ["-s", str(speed)]
     try:
-        subprocess.run(cmd + ["--", text], check=True, capture_output=True, timeout=30)
+        raw = subprocess.run(cmd + ["--", text], check=True, capture_output=True, timeout=30).stdout
+        # espeak streams with placeholder sizes in the header: write a proper file
+        with wave.open(io.BytesIO(raw), "rb") as w:
+            params = w.getparams()
+            frames = w.readframes(w.getnframes())
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         raise VoiceUnavailable(f"espeak-ng failed for {text!r}: {exc}") from exc
+    except (wave.Error, EOFError) as exc:
+        raise VoiceUnavailable(f"espeak-ng gave no audio for {text!r}: {exc}") from exc
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(params.nchannels)
+        w.setsampwidth(params.sampwidth)
+        w.setframerate(params.framerate)
+        w.writeframes(frames)
+    return buf.getvalue()
+
+
+def espeak_synthesize(
+    text: str, out: str | os.PathLike, voice: str = "vi", speed: int | None = None
+) -> None:
+    """Synthesise ``text`` into the WAV file ``out`` with espeak-ng (an ``OSError`` such as
+    ENOSPC from writing ``out`` is raised as it is)."""
+    data = espeak_wav(text, voice, speed)
+    Path(out).write_bytes(data)
 
 
 # --- the composer ------------------------------------------------------------------
@@ -136,6 +175,9 @@ class VoiceComposer:
         repeat_gap_ms: int = 800,
         normalise: bool = True,
         memory_cache: int = 64,
+        memory_bytes: int = MEMORY_CACHE_BYTES,
+        max_cache_files: int = MAX_CACHE_FILES,
+        max_cache_bytes: int = MAX_CACHE_BYTES,
     ) -> None:
         self.clip_dir = Path(clip_dir) if clip_dir is not None else None
         default_cache = (
@@ -152,8 +194,87 @@ class VoiceComposer:
         self._lock = threading.RLock()
         self._clips: dict[tuple[str, str], array | None] = {}
         self._composed: OrderedDict[str, ComposedAudio] = OrderedDict()
-        self._memory_cache = memory_cache
+        self._composed_bytes = 0
+        self._memory_cache = max(1, memory_cache)
+        self._memory_bytes = memory_bytes
+        self.max_cache_files = max_cache_files
+        self.max_cache_bytes = max_cache_bytes
         self._clipset_id: str | None = None
+        # the last failed cache write (None once a write succeeds again)
+        self.cache_error: OSError | None = None
+
+    # the disk cache
+    @property
+    def cache_full(self) -> bool:
+        """Whether the last cache write failed because the disk (or quota) is full."""
+        err = self.cache_error
+        return err is not None and err.errno in FULL_ERRNOS
+
+    def _cache_failed(self, exc: OSError, what: Path) -> None:
+        if self.cache_error is None or self.cache_error.errno != exc.errno:
+            log.warning("voice cache not written (%s): %s; kept in memory", what, exc)
+        self.cache_error = exc
+
+    def _write_cache(self, path: Path, data: bytes | None = None, synth=None) -> bool:
+        """Write one cache file atomically (temp file + rename); False when the disk
+        refuses (the temp file is removed, nothing half-written stays)."""
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if synth is not None:
+                synth(tmp)
+            else:
+                tmp.write_bytes(data or b"")
+            os.replace(tmp, path)
+        except OSError as exc:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            self._cache_failed(exc, path)
+            return False
+        self.cache_error = None
+        return True
+
+    def _evict_composed(self, keep: Path | None = None) -> None:
+        """Remove the least recently used composed WAVs beyond the caps (and stale temp
+        files a crashed writer left)."""
+        folder = self.cache_dir / "composed"
+        now = time.time()
+        entries = []
+        try:
+            listing = list(folder.iterdir())
+        except OSError:
+            return
+        for p in listing:
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            if p.name.endswith(".tmp"):
+                if now - st.st_mtime > STALE_TMP_S:
+                    p.unlink(missing_ok=True)
+                continue
+            if p.suffix == ".wav":
+                entries.append((st.st_mtime, p, st.st_size))
+        entries.sort(key=lambda e: e[0])  # least recently used first
+        count, total = len(entries), sum(e[2] for e in entries)
+        for _, p, size in entries:
+            if count <= self.max_cache_files and total <= self.max_cache_bytes:
+                break
+            if p == keep:
+                continue
+            try:
+                p.unlink()
+            except OSError:
+                continue
+            count -= 1
+            total -= size
+
+    def cache_usage(self) -> tuple[int, int]:
+        """(files, bytes) of composed WAVs on disk."""
+        files = list((self.cache_dir / "composed").glob("*.wav"))
+        return len(files), sum(p.stat().st_size for p in files if p.exists())
 
     # clips
     def _voice(self, lang: str) -> str:
@@ -181,12 +302,12 @@ class VoiceComposer:
             else:
                 voice = self._voice(lang)
                 path = self.cache_dir / "clips" / voice / f"{clip.name}.wav"
-                if not path.is_file():
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-                    espeak_synthesize(clip.text, tmp, voice, self.speed)
-                    os.replace(tmp, path)
-                samples = trim_silence(read_wav(path, self.rate), self.rate)
+                source: Path | bytes = path
+                if not path.is_file() and not self._write_cache(
+                    path, synth=lambda tmp: espeak_synthesize(clip.text, tmp, voice, self.speed)
+                ):
+                    source = espeak_wav(clip.text, voice, self.speed)  # disk full: in memory
+                samples = trim_silence(read_wav(source, self.rate), self.rate)
             if samples is not None and self.normalise:
                 samples = normalise_peak(samples)
             self._clips[key] = samples
@@ -242,19 +363,33 @@ class VoiceComposer:
                 return hit
         disk = self.cache_dir / "composed" / f"{key}.wav"
         clips = self.clip_sequence(number, counter, lang, recall, repeat)
+        wav = None
         if disk.is_file():
-            audio = ComposedAudio(disk.read_bytes(), ann.text, tuple(clips), "clips")
+            try:
+                wav = disk.read_bytes()
+                os.utime(disk)  # least recently used goes first
+            except OSError:
+                pass  # evicted meanwhile, or a read-only cache: compose again
+        if wav is not None:
+            audio = ComposedAudio(wav, ann.text, tuple(clips), "clips")
         else:
             audio = self._compose_clips(ann, repeat, clips) or self._compose_sentence(ann, repeat)
-            if audio.source == "clips":
-                disk.parent.mkdir(parents=True, exist_ok=True)
-                tmp = disk.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-                tmp.write_bytes(audio.wav)
-                os.replace(tmp, disk)
+            if audio.source == "clips" and len(audio.wav) <= self.max_cache_bytes:
+                with self._lock:  # one writer evicts at a time
+                    if self._write_cache(disk, audio.wav):
+                        self._evict_composed(keep=disk)
         with self._lock:
+            old = self._composed.pop(key, None)
+            if old is not None:
+                self._composed_bytes -= len(old.wav)
             self._composed[key] = audio
-            while len(self._composed) > self._memory_cache:
-                self._composed.popitem(last=False)
+            self._composed_bytes += len(audio.wav)
+            while len(self._composed) > 1 and (
+                len(self._composed) > self._memory_cache
+                or self._composed_bytes > self._memory_bytes
+            ):
+                _, dropped = self._composed.popitem(last=False)
+                self._composed_bytes -= len(dropped.wav)
         return audio
 
     def _compose_clips(
@@ -281,10 +416,9 @@ class VoiceComposer:
 
     def _compose_sentence(self, ann: Announcement, repeat: int) -> ComposedAudio:
         """Fallback: the whole text in one espeak-ng utterance."""
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "sentence.wav"
-            espeak_synthesize(ann.text, path, self._voice(ann.lang), self.speed)
-            sentence = trim_silence(read_wav(path, self.rate), self.rate)
+        # in memory, no temporary file: works on a full disk too
+        wav = espeak_wav(ann.text, self._voice(ann.lang), self.speed)
+        sentence = trim_silence(read_wav(wav, self.rate), self.rate)
         out = self.chime() + silence(self.gaps[2], self.rate)
         for k in range(repeat):
             if k:
@@ -312,6 +446,7 @@ class VoiceComposer:
         with self._lock:
             self._clips.clear()
             self._composed.clear()
+            self._composed_bytes = 0
             self._clipset_id = None
 
     def missing_clips(self, lang: str = "vi") -> list[str]:

@@ -10,6 +10,7 @@ if os.environ.get("QMS_ASYNC_MODE") == "gevent":  # `qms serve`: patch before an
     monkey.patch_all()
 
 import logging  # noqa: E402
+import sqlite3  # noqa: E402
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ class QMS:
 
 
 def rooms_for(event: dict) -> list[str]:
+    """The staff rooms an event goes to (devices and signed-in users of its site)."""
     rooms = [f"site:{event['site']}"]
     if event.get("team_id") is not None:
         rooms.append(f"team:{event['team_id']}")
@@ -51,9 +53,23 @@ def rooms_for(event: dict) -> list[str]:
     return rooms
 
 
+def public_rooms_for(event: dict) -> list[str]:
+    """The citizens' rooms (`public:team:<id>`, phones on `/t/<token>`) an event goes to."""
+    teams = [event.get("team_id"), event.get("from_team")]
+    return list(dict.fromkeys(f"public:team:{t}" for t in teams if t is not None))
+
+
 def publish(events: list[dict]) -> None:
+    """Push committed events: the staff view to staff rooms, and only the public projection
+    (no notes, reasons, device details, ids or idempotency keys) to citizens' rooms."""
+    from .api.events import public_event, staff_event
+
     for event in events:
-        socketio.emit("event", event, to=rooms_for(event))
+        socketio.emit("event", staff_event(event), to=rooms_for(event))
+        public = public_event(event)
+        rooms = public_rooms_for(event) if public is not None else []
+        if rooms:
+            socketio.emit("event", public, to=rooms)
 
 
 def create_app(config: dict | None = None, pages: Iterable[Blueprint] = ()) -> Flask:
@@ -104,9 +120,31 @@ def create_app(config: dict | None = None, pages: Iterable[Blueprint] = ()) -> F
 
 
 def _register_errors(app: Flask) -> None:
+    from . import health
+
+    def storage_full(err: BaseException, where: str):
+        health.storage_full(where, err, app)
+        log.error("storage full on %s %s: %s", request.method, request.path, err)
+        return jsonify(error_body("storage_full", health.STORAGE_FULL_MESSAGE)), 507
+
     @app.errorhandler(QMSError)
     def qms_error(err: QMSError):
         return jsonify(err.body()), err.status
+
+    # A full disk is a clear 507, not a 500: SQLite answers SQLITE_FULL ("database or disk is
+    # full") and rolls the transaction back, so nothing half-written is left behind; a file
+    # write raises OSError(ENOSPC). Managers see it in `health.alerts()`.
+    @app.errorhandler(sqlite3.OperationalError)
+    def sqlite_error(err: sqlite3.OperationalError):
+        if health.is_storage_full(err):
+            return storage_full(err, "database")
+        return unexpected(err)
+
+    @app.errorhandler(OSError)
+    def os_error(err: OSError):
+        if health.is_storage_full(err):
+            return storage_full(err, "file")
+        return unexpected(err)
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
@@ -117,5 +155,7 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception):
+        if health.is_storage_full(err):  # e.g. raised from an ENOSPC inside a library
+            return storage_full(err, "file")
         log.exception("unhandled error on %s %s", request.method, request.path)
         return jsonify(error_body("internal_error", "Lỗi máy chủ (internal server error)")), 500

@@ -298,3 +298,100 @@ def test_play_wav_pipes_to_the_player_command(tmp_path: Path) -> None:
     wav = wav_bytes(make_chime())
     play_wav(wav, ["sh", "-c", f"cat > '{out}'"])
     assert out.read_bytes() == wav
+
+
+# --- bounded cache and a full disk (issue #12, finding 1) ------------------------------
+
+
+def warm_composer(composer: VoiceComposer, cache: Path, **kwargs) -> VoiceComposer:
+    """A composer with its own cache folder holding the module composer's word clips."""
+    composer.compose(1999, 23)  # make sure the clips exist
+    shutil.copytree(composer.cache_dir / "clips", cache / "clips")
+    return VoiceComposer(cache_dir=cache, **kwargs)
+
+
+def composed_files(comp: VoiceComposer) -> list[Path]:
+    return sorted((comp.cache_dir / "composed").glob("*"))
+
+
+def test_disk_cache_is_capped_by_count_lru(composer: VoiceComposer, tmp_path: Path) -> None:
+    import time
+
+    comp = warm_composer(composer, tmp_path, max_cache_files=5, memory_cache=1)
+    first = comp.compose(1001, 1)
+    (kept,) = composed_files(comp)
+    for n in range(1002, 1006):
+        time.sleep(0.01)
+        comp.compose(n, 1)
+    assert len(composed_files(comp)) == 5
+    second = composed_files(comp)
+    time.sleep(0.01)
+    assert comp.compose(1001, 1).wav == first.wav  # a disk hit: now the most recently used
+    for n in range(1006, 1010):
+        time.sleep(0.01)
+        comp.compose(n, 1)
+    files = composed_files(comp)
+    assert len(files) == 5 and all(f.suffix == ".wav" for f in files)
+    assert comp.cache_usage()[0] == 5
+    assert kept in files  # used again, so it outlived four older ones
+    assert len(set(second) - set(files)) == 4
+
+
+def test_disk_cache_is_capped_by_bytes(composer: VoiceComposer, tmp_path: Path) -> None:
+    size = len(composer.compose(1001, 1).wav)
+    comp = warm_composer(composer, tmp_path, max_cache_bytes=int(size * 2.5))
+    for n in range(1001, 1011):
+        comp.compose(n, 1)
+    files, total = comp.cache_usage()
+    assert files <= 2 and total <= size * 2.5
+    # an announcement bigger than the whole cache is served but never written
+    small = warm_composer(composer, tmp_path / "small", max_cache_bytes=size // 2)
+    assert small.compose(1001, 1).wav
+    assert small.cache_usage() == (0, 0)
+
+
+def test_memory_cache_is_capped_by_count_and_bytes(composer: VoiceComposer, tmp_path: Path) -> None:
+    size = len(composer.compose(1001, 1).wav)
+    comp = warm_composer(composer, tmp_path, memory_cache=100, memory_bytes=int(size * 3.5))
+    for n in range(1001, 1021):
+        comp.compose(n, 1)
+    assert len(comp._composed) <= 3 and comp._composed_bytes <= size * 3.5
+    comp = warm_composer(composer, tmp_path / "b", memory_cache=4)
+    for n in range(1001, 1021):
+        comp.compose(n, 1)
+    assert len(comp._composed) == 4
+
+
+def enospc(*_args, **_kwargs):
+    import errno
+    import os
+
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_full_disk_still_announces_from_memory(
+    composer: VoiceComposer, tmp_path: Path, monkeypatch
+) -> None:
+    """A cache write failing with ENOSPC (simulated here by making os.replace fail; the real
+    file system is in tests/test_display_routes.py) leaves no temp file and the announcement
+    is still served, from memory; `cache_full` says why."""
+    comp = warm_composer(composer, tmp_path)
+    monkeypatch.setattr(voice.os, "replace", enospc)
+    audio = comp.compose(1234, 5)
+    assert duration(audio.wav) > 3.0 and audio.source == "clips"
+    assert comp.cache_full and composed_files(comp) == []
+    monkeypatch.undo()
+    comp.compose(1235, 5)  # room again: cached, and the flag clears
+    assert not comp.cache_full and len(composed_files(comp)) == 1
+
+
+def test_full_disk_synthesises_clips_in_memory(tmp_path: Path, monkeypatch) -> None:
+    """With no clip cached and no room to write one, espeak-ng's clips come through its
+    stdout instead of a file: the hall is not silenced by a full disk."""
+    comp = VoiceComposer(cache_dir=tmp_path)
+    monkeypatch.setattr(voice, "espeak_synthesize", enospc)
+    monkeypatch.setattr(voice.os, "replace", enospc)
+    audio = comp.compose(2005, 12)
+    assert duration(audio.wav) > 3.0
+    assert comp.cache_full
+    assert not list(tmp_path.rglob("*.wav")) and not list(tmp_path.rglob("*.tmp"))

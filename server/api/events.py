@@ -1,81 +1,226 @@
-"""Socket.IO handlers: authenticate at connect and join the rooms the client may see.
+"""Socket.IO handlers: authenticate at connect and join only the rooms the client may see.
 
-A client connects with `auth={"token": <device or user token>, "rooms": [...]}` (rooms
-`site:<id>`, `team:<id>`, `counter:<n>`; default its site) or, on a citizen's phone,
-`auth={"ticket": <ticket token>}`, which joins the ticket's team room. Every pushed
-message is an event `{"type", "seq", "at", ...}` on the "event" channel.
+Two audiences (docs/security.md, "What each principal receives over Socket.IO"):
+
+- **staff**: a device or signed-in user connects with `auth={"token": ..., "rooms": [...]}`
+  (rooms `site:<id>`, `team:<id>`, `counter:<n>`; default its own site). Each room must
+  exist and lie in a site the principal may follow: a device and an officer only their own
+  site, a manager or an admin any site. It receives the staff view of every event
+  (`staff_event`: everything but the command's idempotency key).
+- **public**: a citizen's phone connects with `auth={"ticket": <ticket token>}` and joins
+  only its ticket's team (the internal room `public:team:<id>`); it may `subscribe` to the
+  team its ticket is in *now* (after a transfer) and to nothing else. It receives only the
+  public projection of ticket events (`public_event`): no notes, reasons, device details,
+  ticket ids, priority class or idempotency keys, and no counter or device events at all.
+
+Every pushed message is an event `{"type", "seq", "at", ...}` on the "event" channel.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from dataclasses import dataclass
 
 from flask import current_app, request
-from flask_socketio import ConnectionRefusedError, emit, join_room, leave_room, rooms
+from flask_socketio import ConnectionRefusedError, disconnect, emit, join_room, leave_room, rooms
 
 from .. import socketio
-from ..errors import QMSError, ValidationFailed
+from ..auth import Principal
+from ..errors import Forbidden, QMSError, Unauthorized, ValidationFailed
 
 log = logging.getLogger("qms.socket")
+
+MAX_ROOMS = 64
+MAX_TOKEN = 200
+
+# -- what each audience receives ---------------------------------------------------------------
+# never pushed to anyone: the command's Idempotency-Key (kept in the events table for tracing)
+STAFF_HIDDEN = frozenset({"request"})
+# the ticket events a waiting citizen's phone is told about (it re-reads its own ticket)
+PUBLIC_TYPES = frozenset({"ticket.issued", "ticket.called", "ticket.recalled",
+                          "ticket.started", "ticket.finished", "ticket.no_show",
+                          "ticket.transferred", "ticket.cancelled"})
+PUBLIC_FIELDS = ("type", "seq", "at", "site", "team_id", "counter")
+PUBLIC_MOVE_FIELDS = ("from_team", "to_team", "to_counter")
+PUBLIC_TICKET_FIELDS = ("number", "team_id", "status", "counter", "recalls")
+
+
+def staff_event(event: dict) -> dict:
+    """What devices and signed-in staff receive: the event without the idempotency key."""
+    return {k: v for k, v in event.items() if k not in STAFF_HIDDEN}
+
+
+def public_event(event: dict) -> dict | None:
+    """What a citizen's phone may receive of an event, or None for nothing at all: which
+    number moved where, and the waiting counts per team; never free text (transfer notes,
+    pause or rating reasons), device details, actors, ticket ids or priority classes."""
+    if event.get("type") not in PUBLIC_TYPES:
+        return None
+    out = {k: event.get(k) for k in PUBLIC_FIELDS}
+    for k in PUBLIC_MOVE_FIELDS:
+        if event.get(k) is not None:
+            out[k] = event[k]
+    ticket = event.get("ticket")
+    if isinstance(ticket, dict):
+        out["ticket"] = {k: ticket.get(k) for k in PUBLIC_TICKET_FIELDS}
+    waiting = event.get("waiting")
+    if isinstance(waiting, dict):
+        out["waiting"] = {str(k): v for k, v in waiting.items() if isinstance(v, int)}
+    return out
+
+
+# -- who is on each socket -----------------------------------------------------------------------
+@dataclass
+class Member:
+    audience: str  # "staff" | "public"
+    token: str  # the device/user token or the ticket token, re-checked on `subscribe`
+    principal: Principal | None = None
+
+
+_members: dict[str, Member] = {}
+_members_lock = threading.Lock()
+
+
+def member(sid: str) -> Member | None:
+    with _members_lock:
+        return _members.get(sid)
 
 
 def _qms():
     return current_app.extensions["qms"]
 
 
-def _check_room(room: str) -> str:
+def _sites_for(principal: Principal) -> set[str]:
+    if principal.kind == "user" and principal.has("reports.read"):
+        return set(_qms().config.sites)  # managers and admins may follow every site
+    return {principal.site}
+
+
+def _room_site(room) -> str:
+    """The site of a staff room (`site:`, `team:`, `counter:`); ValidationFailed if unknown."""
     q = _qms()
     kind, _, ident = str(room).partition(":")
     try:
         if kind == "site" and ident in q.config.sites:
-            return room
+            return ident
         if kind == "team":
-            q.config.team(int(ident))
-            return room
+            return q.config.team(int(ident)).site
         if kind == "counter":
-            q.config.counter(int(ident))
-            return room
+            return q.config.counter(int(ident)).site
     except (ValueError, QMSError):
         pass
-    raise ValidationFailed(f"unknown room {room!r}", code="bad_room")
+    raise ValidationFailed(f"unknown room {str(room)[:40]!r}", code="bad_room")
+
+
+def _check_room(room, principal: Principal) -> str:
+    site = _room_site(room)
+    if site not in _sites_for(principal):
+        raise Forbidden(f"Không được theo dõi {room} (room not allowed)", code="forbidden_room")
+    return str(room)
+
+
+def _wanted(value) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > MAX_ROOMS:
+        raise ValidationFailed(f"rooms must be a list of at most {MAX_ROOMS} rooms",
+                               code="bad_room")
+    return value
+
+
+def _ticket(token) -> object | None:
+    if not isinstance(token, str) or not 20 <= len(token) <= MAX_TOKEN:
+        return None
+    store = _qms().store
+    with store.read():
+        return store.ticket_by_token(token)
+
+
+def _public_rooms(ticket, wanted: list) -> list[str]:
+    """A ticket socket's rooms: only its ticket's team (asked as `team:<id>`)."""
+    own = f"team:{ticket.team_id}"
+    for room in wanted:
+        if str(room) not in (own, f"public:{own}"):
+            raise Forbidden("Điện thoại chỉ theo dõi được tổ của số mình (room not allowed)",
+                            code="forbidden_room")
+    return [own]
+
+
+def _principal(token) -> Principal | None:
+    if not isinstance(token, str) or len(token) > MAX_TOKEN:
+        return None
+    return _qms().accounts.principal(token)
+
+
+def _set_rooms(internal: list[str]) -> None:
+    for room in rooms():
+        if room != request.sid and room not in internal:
+            leave_room(room)
+    for room in internal:
+        join_room(room)
 
 
 @socketio.on("connect")
 def on_connect(auth=None):
     auth = auth if isinstance(auth, dict) else {}
-    q = _qms()
     if auth.get("ticket"):
-        with q.store.read():
-            ticket = q.store.ticket_by_token(str(auth["ticket"]))
+        ticket = _ticket(auth["ticket"])
         if ticket is None:
             raise ConnectionRefusedError({"code": "unknown_ticket"})
-        join_room(f"team:{ticket.team_id}")
-        emit("hello", {"rooms": [f"team:{ticket.team_id}"], "seq": _seq(ticket.site)})
+        try:
+            joined = _public_rooms(ticket, _wanted(auth.get("rooms")))
+        except QMSError as err:
+            raise ConnectionRefusedError(err.body()["error"]) from err
+        _set_rooms([f"public:{r}" for r in joined])
+        with _members_lock:
+            _members[request.sid] = Member("public", auth["ticket"])
+        emit("hello", {"rooms": joined, "seq": _seq(ticket.site), "audience": "public"})
         return
-    principal = q.accounts.principal(auth.get("token"))
-    if principal is None:
+    principal = _principal(auth.get("token"))
+    if principal is None or not principal.has("events.read"):
         raise ConnectionRefusedError({"code": "unauthorized"})
-    wanted = auth.get("rooms") or [f"site:{principal.site}"]
     try:
-        joined = [_check_room(r) for r in wanted]
+        joined = [_check_room(r, principal)
+                  for r in (_wanted(auth.get("rooms")) or [f"site:{principal.site}"])]
     except QMSError as err:
         raise ConnectionRefusedError(err.body()["error"]) from err
-    for room in joined:
-        join_room(room)
-    emit("hello", {"rooms": joined, "seq": _seq(principal.site), "role": principal.role})
+    _set_rooms(joined)
+    with _members_lock:
+        _members[request.sid] = Member("staff", auth["token"], principal)
+    emit("hello", {"rooms": joined, "seq": _seq(principal.site), "role": principal.role,
+                   "audience": "staff"})
 
 
 @socketio.on("subscribe")
 def on_subscribe(data):
-    """Change rooms after connect: `{"rooms": [...]}`; answers with the rooms joined."""
-    wanted = (data or {}).get("rooms") or []
-    joined = [_check_room(r) for r in wanted]
-    for room in rooms():
-        if room != request.sid:
-            leave_room(room)
-    for room in joined:
-        join_room(room)
+    """Change rooms after connect: `{"rooms": [...]}`; answers with the rooms joined. The
+    same rights as at connect, checked again now (a revoked token is disconnected)."""
+    wanted = _wanted((data if isinstance(data, dict) else {}).get("rooms"))
+    who = member(request.sid)
+    if who is None:
+        raise Unauthorized("not connected")
+    if who.audience == "public":
+        ticket = _ticket(who.token)
+        if ticket is None:
+            disconnect()
+            raise Unauthorized("unknown ticket", code="unknown_ticket")
+        joined = _public_rooms(ticket, wanted)  # its team now, e.g. after a transfer
+        _set_rooms([f"public:{r}" for r in joined])
+        return {"rooms": joined}
+    principal = _principal(who.token)
+    if principal is None:
+        disconnect()
+        raise Unauthorized("Phiên đăng nhập đã hết hạn (session ended)")
+    joined = [_check_room(r, principal) for r in wanted]
+    _set_rooms(joined)
     return {"rooms": joined}
+
+
+@socketio.on("disconnect")
+def on_disconnect(*_reason):
+    with _members_lock:
+        _members.pop(request.sid, None)
 
 
 @socketio.on_error_default

@@ -9,13 +9,17 @@
  *
  *   const live = new QMSLive({token, onSnapshot, onEvent, onStatus});
  *   live.start();
+ *
+ * `site` (optional): the site to follow; by default the token's own site (the server refuses
+ * rooms of a site the token may not follow, see docs/security.md). Events are the staff view:
+ * the server never pushes the commands' idempotency keys.
  */
 (function (global) {
   "use strict";
 
   function QMSLive(opts) {
     this.token = opts.token;
-    this.site = opts.site || "main";
+    this.site = opts.site || null;  // null: the token's own site (learnt from the snapshot)
     this.base = opts.base || "";
     this.onSnapshot = opts.onSnapshot || function () {};
     this.onEvent = opts.onEvent || function () {};
@@ -43,7 +47,9 @@
 
   QMSLive.prototype.loadSnapshot = function () {
     var self = this;
-    return this.api("/state?site=" + encodeURIComponent(this.site)).then(function (state) {
+    var query = this.site ? "?site=" + encodeURIComponent(this.site) : "";
+    return this.api("/state" + query).then(function (state) {
+      if (!self.site) self.site = state.site;
       self.seq = state.seq;
       self.stats.snapshots += 1;
       self.onSnapshot(state);
@@ -54,7 +60,7 @@
   QMSLive.prototype.start = function () {
     var self = this;
     this.socket = global.io(this.base || undefined, {
-      auth: { token: this.token, rooms: ["site:" + this.site] },
+      auth: this.site ? { token: this.token, rooms: ["site:" + this.site] } : { token: this.token },
       transports: ["websocket"],
       reconnectionDelay: 500,
       reconnectionDelayMax: 5000,
@@ -75,14 +81,14 @@
       // the server refuses with ConnectionRefusedError({"code": "unauthorized"}): python-socketio
       // sends it as the message text "{'code': 'unauthorized'}", so match the code anywhere
       var why = err ? String(err.message || "") + " " + JSON.stringify(err.data || "") : "";
-      self.onStatus(/unauthorized/.test(why) ? "unauthorized" : "offline");
+      self.onStatus(/unauthorized|forbidden_room/.test(why) ? "unauthorized" : "offline");
     });
     this.socket.on("event", function (evt) { self.receive(evt); });
     return this;
   };
 
   QMSLive.prototype.receive = function (evt) {
-    if (evt.site && evt.site !== this.site) return;
+    if (evt.site && this.site && evt.site !== this.site) return;
     this.pending.push(evt);
     this.drain();
   };
