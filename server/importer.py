@@ -15,6 +15,7 @@ from pathlib import Path
 
 from common.text import fold, nfc
 
+from .boundary import clean_text
 from .errors import ValidationFailed
 from .service import QueueService, iso
 
@@ -99,7 +100,8 @@ def _map_header(header: list[str], name: str) -> list[str | None]:
 
 def clean_row(line: int, raw: dict, team_for_field: Callable[[str], int | None],
               team_ids: set[int]) -> dict:
-    row = {k: nfc(str(v)).strip() for k, v in raw.items() if k}
+    row = {k: clean_text(nfc(str(v)), multiline=(k == "documents")).strip()
+           for k, v in raw.items() if k}
     if row.get("name") and not row.get("code"):
         # some procedures on the portal have no national code yet: give a stable local one
         row["code"] = "L." + hashlib.sha1(fold(row["name"]).encode()).hexdigest()[:8]

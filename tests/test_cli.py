@@ -119,3 +119,21 @@ def test_serve_refuses_demo_passwords_outside_demo(data_dir):
                           text=True, timeout=60)
     assert proc.returncode == 3
     assert "demo password" in proc.stderr and "admin" in proc.stderr
+
+
+def test_import_strips_control_characters(empty_dir, tmp_path):
+    """ESC p in a procedure name would open a cash drawer on an ESC/POS printer in CP1258
+    mode: the importer keeps no control character in any text field (issue #12, 18)."""
+    path = tmp_path / "esc.csv"
+    path.write_text("code,name,field,fee,documents\n"
+                    "9.000009,Cấp \x1bp\x00\x07phép\x7f thử,Hộ tịch,Miễn\x1b@ phí,"
+                    "\"Tờ khai\x1b\nCCCD\"\n", encoding="utf-8")
+    assert main(["--data-dir", str(empty_dir), "import-procedures", str(path)]) == 0
+    store = Store(empty_dir / "qms.db")
+    try:
+        proc = store.procedure("9.000009")
+    finally:
+        store.close()
+    assert proc["name"] == "Cấp pphép thử" and proc["fee"] == "Miễn@ phí"
+    texts = [proc["name"], proc["fee"], proc["field"], *proc.get("documents", [])]
+    assert not any(ch in text for text in texts for ch in "\x1b\x00\x07\x7f")
