@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from common.vocabulary import CALL_TYPES, TICKET_STARTED
 from hardware.keypad import Key, Keypad, KeyPress
 from hardware.ledboard import LedBus
 from hardware.ratingpad import RatingPad, RatingPress
@@ -269,7 +270,7 @@ class CounterBridge:
         kind, blink, finished = evt["type"], False, None
         with self._lock:
             v = self.view[n]
-            if kind in ("ticket.called", "ticket.recalled", "ticket.started"):
+            if kind in (*CALL_TYPES, TICKET_STARTED):
                 self._set_ticket(v, evt["ticket"])
                 v.status = "open"
                 blink = kind != "ticket.started"

@@ -45,11 +45,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.vocabulary import CALL_TYPES
 from hardware.ledboard import LedBus
 from qmsclient import Client, EventStream, ServerError
 
 log = logging.getLogger("qms.led_bridge")
-CALL_TYPES = ("ticket.called", "ticket.recalled")
 MAX_CALLS = 16
 
 

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, render_template, request
 
+from common.vocabulary import CALL_TYPES
 from server.api.helpers import int_arg, qms, requires
 from server.api.openapi import op, query_param, register_paths
 from server.boundary import ticket_read
@@ -114,7 +115,6 @@ def composer_for(config, data_dir: Path):
 # recalled to it today (at most this many of the site's latest calls are looked at; the board
 # asks for the audio as soon as the call is pushed).
 RECENT_CALLS = 500
-CALL_TYPES = ("ticket.called", "ticket.recalled")
 
 
 def _called_today(q, number: int, counter: int | None) -> bool:

@@ -20,8 +20,9 @@ from datetime import datetime
 
 from hardware.printer import PrinterError, TicketPrinter
 from hardware.ticket_layout import TicketPrint
+from qmsclient import ServerError
 
-from .client import KioskError, ServerClient
+from .client import ServerClient
 from .i18n import counters_text
 
 log = logging.getLogger("qms.kiosk.printing")
@@ -179,7 +180,7 @@ class PrintService:
             return
         try:
             self.client.report_device("printer", pending[0], pending[1])
-        except KioskError as exc:
+        except ServerError as exc:
             log.info("printer status not reported yet: %s", exc)
             return
         self._reported = pending

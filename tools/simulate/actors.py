@@ -22,11 +22,11 @@ import threading
 import time
 from dataclasses import dataclass
 
+from common.vocabulary import CALL_TYPES
 from qmsclient import Client, EventStream, ServerError, login, new_key
 
 log = logging.getLogger("qms.simulate")
 
-CALL_TYPES = ("ticket.called", "ticket.recalled")
 
 
 @dataclass

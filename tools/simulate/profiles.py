@@ -16,6 +16,8 @@ import math
 import random
 from dataclasses import dataclass, field
 
+from common.vocabulary import PRIORITY_CLASSES
+
 # (start, end, relative arrivals per hour) — opening hours 07:30–11:30, 13:30–17:00
 BAC_NINH_HOURS = [
     ("07:30", "08:00", 0.9), ("08:00", "09:00", 1.9), ("09:00", "10:00", 1.7),
@@ -43,8 +45,8 @@ DEFAULT_FIELD_WEIGHT = 0.15
 BAC_NINH_SERVICE = {1: 330, 2: 720, 3: 600, 4: 480, 5: 420, 6: 300}
 SERVICE_SIGMA = 0.5
 
-PRIORITY_MIX = {"elderly": 0.45, "disabled": 0.1, "pregnant": 0.2, "child_under_6": 0.15,
-                "meritorious": 0.1}
+# share of each priority class among priority citizens, in PRIORITY_CLASSES' order
+PRIORITY_MIX = dict(zip(PRIORITY_CLASSES, (0.45, 0.1, 0.2, 0.15, 0.1), strict=True))
 RATING_MIX = {4: 0.60, 3: 0.31, 2: 0.07, 1: 0.02}
 
 

@@ -8,9 +8,11 @@ import html
 import json
 from datetime import datetime
 
+from common.vocabulary import CALL_TYPES
+
 from .profiles import clock_text
 
-CALL_TYPES_LOGGED = ("ticket.called", "ticket.recalled")
+CALL_TYPES_LOGGED = CALL_TYPES
 
 # ticket state -> event type -> next state (legal moves of the queue rules)
 MOVES = {
