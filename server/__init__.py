@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, Flask, has_app_context, jsonify, request
 from flask_socketio import SocketIO
 from werkzeug.exceptions import HTTPException
 
@@ -62,14 +62,19 @@ def public_rooms_for(event: dict) -> list[str]:
 def publish(events: list[dict]) -> None:
     """Push committed events: the staff view to staff rooms, and only the public projection
     (no notes, reasons, device details, ids or idempotency keys) to citizens' rooms."""
-    from .api.events import public_event, staff_event
+    from .api.events import public_event, revalidate, staff_event
 
+    accounts_changed = False
     for event in events:
+        if event.get("type") == "config.changed" and event.get("what") in ("users", "devices"):
+            accounts_changed = True
         socketio.emit("event", staff_event(event), to=rooms_for(event))
         public = public_event(event)
         rooms = public_rooms_for(event) if public is not None else []
         if rooms:
             socketio.emit("event", public, to=rooms)
+    if accounts_changed and has_app_context():
+        revalidate()  # a password changed or a token was revoked: drop its open sockets
 
 
 def create_app(config: dict | None = None, pages: Iterable[Blueprint] = ()) -> Flask:
@@ -106,7 +111,9 @@ def create_app(config: dict | None = None, pages: Iterable[Blueprint] = ()) -> F
 
     socketio.init_app(app, async_mode=app.config["ASYNC_MODE"], cors_allowed_origins="*",
                       message_queue=app.config["MESSAGE_QUEUE"], ping_interval=10,
-                      ping_timeout=10)
+                      ping_timeout=10, max_http_buffer_size=limits.MAX_SOCKET_MESSAGE)
+    if not app.config.get("TESTING"):
+        events.start_revalidation(app)
 
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     from .admin.routes import bp as admin_bp

@@ -22,6 +22,7 @@ BODY_LIMITS = {                    # Flask endpoint -> its own, larger limit
     "admin.start_import": MAX_IMPORT_BODY,
 }
 DRAIN_AFTER_REFUSAL = 256 * KB     # bytes of a refused body still read so the 413 is seen
+MAX_SOCKET_MESSAGE = 64 * KB       # one Socket.IO / Engine.IO message (default was 1 MB)
 
 # -- JSON and text ----------------------------------------------------------------------------
 MAX_DEPTH = 8                      # objects/arrays nested deeper: 400 bad_json

@@ -33,6 +33,7 @@ log = logging.getLogger("qms.socket")
 
 MAX_ROOMS = 64
 MAX_TOKEN = 200
+REVALIDATE_EVERY_S = 5.0  # an expired session's socket is dropped within this time
 
 # -- what each audience receives ---------------------------------------------------------------
 # never pushed to anyone: the command's Idempotency-Key (kept in the events table for tracing)
@@ -129,8 +130,14 @@ def _wanted(value) -> list:
     return value
 
 
+def _plain_token(token) -> bool:
+    """Tokens are URL-safe ASCII; anything else (a lone surrogate, a control character) is no
+    token at all, refused before it reaches the store."""
+    return isinstance(token, str) and token.isascii() and token.isprintable()
+
+
 def _ticket(token) -> object | None:
-    if not isinstance(token, str) or not 20 <= len(token) <= MAX_TOKEN:
+    if not _plain_token(token) or not 20 <= len(token) <= MAX_TOKEN:
         return None
     store = _qms().store
     with store.read():
@@ -148,7 +155,7 @@ def _public_rooms(ticket, wanted: list) -> list[str]:
 
 
 def _principal(token) -> Principal | None:
-    if not isinstance(token, str) or len(token) > MAX_TOKEN:
+    if not _plain_token(token) or len(token) > MAX_TOKEN:
         return None
     return _qms().accounts.principal(token)
 
@@ -163,6 +170,18 @@ def _set_rooms(internal: list[str]) -> None:
 
 @socketio.on("connect")
 def on_connect(auth=None):
+    """Refuse, never accept, a connection whose check fails in any way: Flask-SocketIO would
+    take the error answer of `on_error_default` as consent."""
+    try:
+        _connect(auth)
+    except ConnectionRefusedError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a refused connection, whatever went wrong
+        log.exception("socket connect check failed")
+        raise ConnectionRefusedError({"code": "internal_error"}) from err
+
+
+def _connect(auth) -> None:
     auth = auth if isinstance(auth, dict) else {}
     if auth.get("ticket"):
         ticket = _ticket(auth["ticket"])
@@ -215,6 +234,43 @@ def on_subscribe(data):
     joined = [_check_room(r, principal) for r in wanted]
     _set_rooms(joined)
     return {"rooms": joined}
+
+
+def revalidate(app=None) -> int:
+    """Disconnect every staff socket whose token no longer holds: signed out, expired, the
+    password changed, the user deactivated or the device token revoked (issue #12, 7). Runs
+    after every change of users or devices and every few seconds (sessions also expire).
+    Returns how many sockets were disconnected."""
+    app = app or current_app._get_current_object()
+    with _members_lock:
+        staff = [(sid, m.token) for sid, m in _members.items() if m.audience == "staff"]
+    gone = []
+    accounts = app.extensions["qms"].accounts
+    for sid, token in staff:
+        if accounts.principal(token) is None:
+            gone.append(sid)
+    for sid in gone:
+        with _members_lock:
+            _members.pop(sid, None)
+        try:
+            socketio.server.disconnect(sid, namespace="/")
+        except Exception:  # noqa: BLE001 - already gone
+            log.debug("socket %s already gone", sid)
+    return len(gone)
+
+
+def start_revalidation(app, every_s: float = REVALIDATE_EVERY_S) -> None:
+    """A background task that re-checks the staff sockets' tokens every `every_s` seconds."""
+    def loop():
+        while True:
+            socketio.sleep(every_s)
+            try:
+                with app.app_context():
+                    revalidate(app)
+            except Exception:  # noqa: BLE001 - keep the loop alive
+                log.exception("socket revalidation failed")
+
+    socketio.start_background_task(loop)
 
 
 @socketio.on("disconnect")
