@@ -1,13 +1,18 @@
 """Counter pages: the officer's console (`/counter`), the citizen rating screen
-(`/rate/<counter>`) and the one small API they need, `GET /api/v1/counters/<n>/today`
-(today's figures for the counter and the state of the devices that serve it)."""
+(`/rate/<counter>`) and the small API they need: `GET /api/v1/counters/<n>/today` (today's
+figures for the counter and the state of the devices that serve it) and `POST
+/api/v1/counters/<n>/rating-token` (the rating screen's own narrow token, made when the
+counter's officer switches the screen on: it may rate the ticket just finished at that
+counter and follow the queue, nothing else — the screen never holds the officer's
+session)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
 
-from server.api.helpers import current_principal, qms
+from server.api.helpers import body, current_principal, qms
 from server.api.openapi import op, path_param, register_paths
+from server.boundary import client_address
 from server.errors import Forbidden, QMSError
 
 from .stats import counter_today, day_bounds
@@ -38,6 +43,17 @@ def rate_page(counter: int):
     return render_template("counter/rate.html", counter=counter, reasons=RATE_REASONS)
 
 
+@bp.post("/api/v1/counters/<int:n>/rating-token")
+def rating_token(n: int):
+    """The rating screen of counter n signs in with its officer's name and password and gets
+    a rating token (role "rating"), not a session: the officer is not seated by it."""
+    data = body()
+    counter = qms().config.counter(n)
+    return qms().accounts.rating_token(str(data.get("username", "")),
+                                       str(data.get("password", "")), n, client_address(),
+                                       site=counter.site)
+
+
 @bp.get("/api/v1/counters/<int:n>/today")
 def today(n: int):
     """Today's figures for counter n (officers of that counter, managers, admins, bridges)."""
@@ -63,6 +79,13 @@ def today(n: int):
 
 
 register_paths({
+    "/api/v1/counters/{n}/rating-token": {"post": op(
+        "A token for counter n's citizen rating screen, given the name and password of an "
+        "officer of that counter: it may rate the ticket just finished there and read the "
+        "queue, nothing else", secure=False, errors=(400, 401, 403, 422, 429),
+        params=[path_param("n", {"type": "integer", "minimum": 0})],
+        body={"type": "object", "properties": {"username": {"type": "string"},
+                                                "password": {"type": "string"}}})},
     "/api/v1/counters/{n}/today": {"get": op(
         "Today's figures for one counter (served, average service and wait time, ratings) "
         "and the state of the bridge devices that serve it",

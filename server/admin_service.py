@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from . import config as centre_config
-from .errors import NotFound, ValidationFailed
+from . import rules
+from .errors import Conflict, NotFound, ValidationFailed
 from .importer import import_procedures
 from .service import QueueService, iso
 
@@ -73,6 +74,7 @@ class AdminService:
                 raise ValidationFailed(f"Cấu hình không hợp lệ (invalid configuration): "
                                        f"{exc}", code="bad_config") from exc
             changed = sorted(k for k in changes if changes[k] != current.get(k))
+            self.check_live_queue(self.config, new, self.queue.today(now))
             self.store.ensure_counters([c.number for c in new.counters])
             self._changed(events, now, actor, "config.update", {"changed": changed},
                           "config", sites=new.sites)
@@ -83,6 +85,51 @@ class AdminService:
             return 200, new.to_dict()
 
         return self.queue.run(cmd, idem)
+
+    def check_live_queue(self, old: centre_config.Config, new: centre_config.Config,
+                         day: str) -> None:
+        """Refuse (409) a configuration that would strand or confuse today's live queue:
+        a team removed (or moved to another site) while tickets of it wait or are at a
+        counter; a team left with waiting tickets and no counter to call them; a counter
+        removed while it holds a ticket or tickets were sent to it; a band change that
+        moves today's issued numbers out of their team's band or into another team's (two
+        citizens with one number). Band changes that keep today's numbers are fine; others
+        can be made after the business day."""
+        teams = {t.id: t for t in new.teams}
+        counters = {c.number: c for c in new.counters}
+        served = {tid for c in new.counters for tid in c.teams}
+        for row in self.store.open_tickets(day):
+            n, status = row["n"], row["status"]
+            team = teams.get(row["team_id"])
+            if team is None or team.site != row["site"]:
+                raise Conflict(
+                    f"Không xoá (hoặc chuyển điểm) được tổ {row['team_id']}: hôm nay còn số "
+                    f"của tổ đang chờ hoặc đang được phục vụ; hãy gọi hết, chuyển hoặc huỷ các "
+                    f"số này trước (team {row['team_id']} still has tickets in its queue today)",
+                    code="team_in_use", details={"team_id": row["team_id"]})
+            if status == "waiting" and row["target_counter"] is None and team.id not in served:
+                raise Conflict(
+                    f"Tổ {team.id} còn {n} số đang chờ hôm nay nhưng cấu hình mới không còn "
+                    f"quầy nào phục vụ tổ này (no counter would call team {team.id}'s waiting "
+                    f"tickets)", code="team_unserved", details={"team_id": team.id})
+            at = row["target_counter"] if status == "waiting" else row["counter"]
+            if at is not None and at not in counters:
+                raise Conflict(
+                    f"Không xoá được quầy {at}: hôm nay quầy còn số đang gọi, đang phục vụ "
+                    f"hoặc được chuyển tới (counter {at} still has tickets today)",
+                    code="counter_in_use", details={"counter": at})
+        before = {t.id: (t.band, t.site) for t in old.teams}
+        after = {t.id: (t.band, t.site) for t in new.teams}
+        changed = {tid for tid in before.keys() | after.keys()
+                   if before.get(tid) != after.get(tid)}
+        if not changed:
+            return
+        by_site: dict[str, list[tuple[int, int, int]]] = {}
+        for r in self.store.issued_ranges(day):
+            by_site.setdefault(r["site"], []).append((r["team_id"], r["lo"], r["hi"]))
+        for site, issued in by_site.items():
+            bands = {t.id: t.band for t in new.teams if t.site == site}
+            rules.check_issued_within(bands, issued, changed)
 
     def set_notice(self, text: str, *, actor: str, idem=None) -> tuple[int, dict]:
         """The notice shown on the hall board and the kiosk (a configuration change)."""

@@ -2,8 +2,16 @@
 
 Officers, managers and admins sign in with a password (hashed with scrypt through
 Werkzeug) and get a bearer token that expires; devices (kiosk, display, bridge) hold a
-long-lived token created by `qms device add`, carrying only their own rights. Tokens are
+long-lived token created by `qms device add`, carrying only their own rights. A counter's
+citizen rating page holds a rating token (`r_...`, role "rating"): created when the
+counter's officer opens the page, it may rate the ticket just finished at that counter and
+read the queue, nothing else (the page never holds the officer's session). Tokens are
 stored hashed (SHA-256), so a stolen database does not give working tokens.
+
+Sign-in takes the same time whether or not the username exists (the password is always
+checked, against a dummy hash for an unknown or inactive user), and failures are limited
+per (address, username), per address over all usernames and per username over all
+addresses, in bounded memory (`server.limits.RateLimiter`).
 
 `Accounts` is the accounts service: every change of users, devices and sessions is a
 command run through the queue service's one write path (`QueueService.run`): its rows, its
@@ -20,6 +28,7 @@ from datetime import timedelta
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import rules
 from .errors import Forbidden, NotFound, TooManyRequests, Unauthorized, ValidationFailed
 from .limits import RateLimiter
 from .service import QueueService, iso
@@ -27,15 +36,28 @@ from .service import QueueService, iso
 USER_ROLES = ("officer", "manager", "admin")
 DEVICE_KINDS = ("kiosk", "display", "bridge")
 SESSION_HOURS = 12
+RATING_TOKEN_HOURS = 12
+# failed sign-ins per minute: one address and one username / one address, any username /
+# one username, from any address (guesses spread over accounts or over addresses)
+FAILURES_PER_PAIR = 10
+FAILURES_PER_ADDRESS = 30
+FAILURES_PER_USERNAME = 20
+LOGIN_WINDOW_S = 60
+TOO_MANY_SIGN_INS = ("Đăng nhập sai quá nhiều lần, thử lại sau 1 phút "
+                     "(too many failed sign-ins)")
 
 # right -> roles that hold it (counter rights are further limited to the principal's counters)
 RIGHTS: dict[str, set[str]] = {
     "procedures.read": {"officer", "manager", "admin", "kiosk", "display", "bridge"},
-    "state.read": {"officer", "manager", "admin", "kiosk", "display", "bridge"},
-    "events.read": {"officer", "manager", "admin", "kiosk", "display", "bridge"},
+    "state.read": {"officer", "manager", "admin", "kiosk", "display", "bridge", "rating"},
+    "events.read": {"officer", "manager", "admin", "kiosk", "display", "bridge", "rating"},
     "tickets.issue": {"officer", "admin", "kiosk"},
+    # scoped further by `ticket_scope`: an officer the teams of the counter they sit at, a
+    # manager their site; kiosks cannot cancel
     "tickets.cancel": {"officer", "manager", "admin"},
-    "tickets.rate": {"officer", "admin", "bridge"},
+    # the citizen's side only: the counter's rating pad (bridge) or rating page (rating);
+    # never the officer who served (nor an admin) — and only at their own counters
+    "tickets.rate": {"bridge", "rating"},
     "counter.act": {"officer", "admin", "bridge"},
     "devices.report": {"kiosk", "display", "bridge"},
     "reports.read": {"manager", "admin"},
@@ -68,6 +90,24 @@ class Principal:
         return f"{self.kind}:{self.name}"
 
 
+def ticket_scope(p: Principal, config) -> rules.TicketScope:
+    """The tickets `p` may act on by id (cancel): an admin any; a manager those of their
+    site; an officer those in the queues (teams) of the counter where they are signed in
+    now, if they are still assigned to it; nobody else any."""
+    if p.role == "admin":
+        return rules.TicketScope()
+    if p.role == "manager":
+        return rules.TicketScope(sites=frozenset({p.site}))
+    if p.role == "officer" and p.kind == "user":
+        if p.seated is None or p.seated not in p.counters:
+            raise Forbidden("Cán bộ phải đăng nhập tại quầy mình được phân công để huỷ số "
+                            "(sign in at your counter to cancel tickets)", code="not_seated")
+        counter = config.counter(p.seated)
+        return rules.TicketScope(sites=frozenset({counter.site}),
+                                 teams=frozenset(counter.teams))
+    raise Forbidden(f"{p.role} may not act on tickets", code="forbidden")
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -87,6 +127,24 @@ def new_device_token() -> str:
     return "d_" + secrets.token_urlsafe(32)
 
 
+def new_rating_token() -> str:
+    return "r_" + secrets.token_urlsafe(32)
+
+
+_dummy_hash: str | None = None
+
+
+def dummy_password_hash() -> str:
+    """A hash made like every user's (same method and cost), of a random password: checked
+    when the username is unknown or inactive, so a failed sign-in always costs one full
+    password check. Made once per process, by the first sign-in, before it looks anybody
+    up (so that one costs the same whoever it names)."""
+    global _dummy_hash
+    if _dummy_hash is None:  # two first sign-ins at once may both make one: harmless
+        _dummy_hash = off_event_loop(generate_password_hash, secrets.token_urlsafe(16))
+    return _dummy_hash
+
+
 class Accounts:
     """Users, devices and sign-in sessions: reads, and every change as a command.
 
@@ -97,7 +155,10 @@ class Accounts:
         self.store = store
         self.clock = clock
         self.queue = queue
-        self.limiter = RateLimiter(limit=10, window_s=60)
+        self.limiter = RateLimiter(limit=FAILURES_PER_PAIR, window_s=LOGIN_WINDOW_S)
+        self.address_limiter = RateLimiter(limit=FAILURES_PER_ADDRESS, window_s=LOGIN_WINDOW_S)
+        self.username_limiter = RateLimiter(limit=FAILURES_PER_USERNAME,
+                                            window_s=LOGIN_WINDOW_S)
         self.public_limiter = RateLimiter(limit=120, window_s=60)
 
     def bind(self, queue: QueueService) -> None:
@@ -207,19 +268,35 @@ class Accounts:
         return self._run(cmd, idem)
 
     # -- sessions -------------------------------------------------------------------------
+    def _limit_keys(self, username: str, client: str) -> list[tuple[RateLimiter, str]]:
+        return [(self.limiter, f"{client}:{username}"), (self.address_limiter, client),
+                (self.username_limiter, username)]
+
+    def check_password(self, username: str, password: str, client: str) -> dict:
+        """The active user `username` if `password` is theirs; else 401 (429 once the
+        failures of this pair, this address or this username are over their limit). Takes
+        one password check whatever the outcome, so timing does not tell whether a username
+        exists."""
+        dummy = dummy_password_hash()  # the first call makes it, before any look-up
+        keys = self._limit_keys(username, client)
+        if not all(limiter.allow(key) for limiter, key in keys):
+            raise TooManyRequests(TOO_MANY_SIGN_INS)
+        with self.store.read():
+            user = self.store.user(username) if username else None
+        usable = bool(user and user["active"])
+        ok = off_event_loop(check_password_hash, user["password_hash"] if usable else dummy,
+                            password or "")
+        if not (ok and usable):
+            for limiter, key in keys:
+                limiter.hit(key)
+            raise Unauthorized("Sai tên đăng nhập hoặc mật khẩu (wrong username or password)",
+                               code="bad_credentials")
+        return user
+
     def login(self, username: str, password: str, counter: int | None, client: str) -> dict:
         """Check the password and open a session; signed in at a counter, the officer is
         seated there in the same transaction."""
-        if not self.limiter.allow(f"{client}:{username}"):
-            raise TooManyRequests("Đăng nhập sai quá nhiều lần, thử lại sau 1 phút "
-                                  "(too many failed sign-ins)")
-        with self.store.read():
-            user = self.store.user(username) if username else None
-        if not user or not user["active"] or not off_event_loop(
-                check_password_hash, user["password_hash"], password or ""):
-            self.limiter.hit(f"{client}:{username}")
-            raise Unauthorized("Sai tên đăng nhập hoặc mật khẩu (wrong username or password)",
-                               code="bad_credentials")
+        user = self.check_password(username, password, client)
         if counter is not None and user["role"] == "officer" and counter not in user["counters"]:
             raise Forbidden(f"Cán bộ không được phân công quầy {counter} "
                             "(not assigned to this counter)", code="not_your_counter")
@@ -238,6 +315,33 @@ class Accounts:
                                   "counters": user["counters"], "counter": counter}}
 
         return self._run(cmd)[1]
+
+    def rating_token(self, username: str, password: str, counter: int, client: str,
+                     site: str = "main") -> dict:
+        """A token for the citizen rating page of `counter`, given the credentials of an
+        officer assigned to that counter (or an admin setting the page up): it may read the
+        queue and rate the ticket just finished at that counter, nothing else. The officer
+        is not signed in or seated by it."""
+        user = self.check_password(username, password, client)
+        if not (user["role"] == "admin"
+                or (user["role"] == "officer" and counter in user["counters"])):
+            raise Forbidden(f"Chỉ cán bộ được phân công quầy {counter} mới bật được màn hình "
+                            f"đánh giá của quầy (only an officer of counter {counter})",
+                            code="not_your_counter")
+        token = new_rating_token()
+
+        def cmd(now, events):
+            expires = now + timedelta(hours=RATING_TOKEN_HOURS)
+            self.store.prune_sessions(iso(now))
+            self.store.add_rating_token(hash_token(token), counter, username, iso(now),
+                                        iso(expires))
+            self.store.audit(iso(now), f"user:{username}", "rating.token",
+                             {"counter": counter})
+            return 200, {"counter": counter, "site": site,
+                         "expires_at": expires.isoformat(timespec="seconds")}
+
+        status, body = self._run(cmd)
+        return {**body, "token": token}
 
     def logout(self, principal: Principal) -> dict | None:
         """End a user's session (and their seat at the counter they signed in at)."""
@@ -258,6 +362,8 @@ class Accounts:
             return None
         digest = hash_token(token)
         with self.store.read():
+            if token.startswith("r_"):
+                return self._rating_principal(digest)
             if token.startswith("d_"):
                 dev = self.store.device_by_token(digest)
                 if dev:
@@ -273,6 +379,25 @@ class Accounts:
             return Principal("user", user["username"], user["role"], "main", user["counters"],
                              seated=sess["counter"], token_hash=digest)
 
+    def _rating_principal(self, digest: str) -> Principal | None:
+        row = self.store.rating_token(digest, self._now())
+        if not row:
+            return None
+        user = self.store.user(row["username"])
+        counter = row["counter"]
+        if not user or not user["active"] or not (
+                user["role"] == "admin"
+                or (user["role"] == "officer" and counter in user["counters"])):
+            return None  # its officer left the counter (or the service)
+        site = "main"
+        if self.queue is not None:
+            try:
+                site = self.queue.config.counter(counter).site
+            except ValidationFailed:
+                return None  # the counter was removed
+        return Principal("device", f"rating-{counter}", "rating", site, [counter],
+                         token_hash=digest)
+
     def default_passwords_in_use(self, known: dict[str, str]) -> list[str]:
         """Accounts still signing in with a published demo password."""
         with self.store.read():
@@ -283,6 +408,8 @@ class Accounts:
         return []
 
     def counter_staffed(self, counter: int) -> bool:
+        """An officer (role officer, active, assigned to `counter` now) has a live session
+        opened at that counter: what a bridge needs before it acts there."""
         with self.store.read():
             return bool(self.store.counter_officers(counter, self._now()))
 

@@ -10,6 +10,7 @@ keeping its original wait clock (`wait_from`). Waiting tickets may be cancelled.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,12 +18,24 @@ from zoneinfo import ZoneInfo
 from common.vocabulary import PRIORITY_CLASSES
 
 from .config import Counter, PriorityPolicy
-from .errors import Conflict, IllegalMove, ValidationFailed
+from .errors import Conflict, Forbidden, IllegalMove, NotFound, ValidationFailed
 
 CHANNELS = ("kiosk", "web", "counter", "appointment")
 STATUSES = ("waiting", "called", "serving", "done", "no_show", "cancelled")
 ACTIVE = ("called", "serving")
+CLOSED = ("done", "no_show")
 RATING_LABELS_VI = {4: "Rất hài lòng", 3: "Hài lòng", 2: "Bình thường", 1: "Không hài lòng"}
+
+#: a "next" (or "call number") this soon after the current ticket was called, while it is
+#: still only called, is taken for a double press (or console and keypad together) and
+#: refused with 409 `too_soon`: it would finish a citizen who has not reached the counter
+CALL_GUARD_S = 3.0
+#: a ticket finished or marked absent by mistake can be called back to its counter this long
+CALL_BACK_S = 300.0
+#: a finished ticket can be rated (from the counter's rating pad or page) this long
+RATING_WINDOW_S = 300.0
+#: share of a team's number band used at which managers are warned
+BAND_LOW_SHARE = 0.9
 
 
 @dataclass
@@ -89,12 +102,65 @@ def business_day(now: datetime, tz: ZoneInfo) -> str:
 
 
 def next_number(band: tuple[int, int], last: int | None) -> int:
-    """The next printed number in a team's band; numbers never repeat within a day."""
-    number = band[0] if last is None else last + 1
+    """The next printed number in a team's band; numbers never repeat within a day and are
+    never outside the band in force (a band moved up mid-day starts at its first number)."""
+    number = band[0] if last is None else max(last + 1, band[0])
     if number > band[1]:
         raise Conflict("Đã hết số thứ tự của tổ hôm nay (the team's number band is used up)",
                        code="band_exhausted")
     return number
+
+
+def _low_mark(size: int) -> int:
+    """How many numbers of a band of `size` are used when managers are warned."""
+    return max(1, math.ceil(round(size * BAND_LOW_SHARE, 6)))
+
+
+def band_alert(band: tuple[int, int], number: int) -> str | None:
+    """Whether issuing `number` crosses a threshold managers must hear about: "exhausted"
+    when it is the band's last number (the next issue will be refused), "low" when with it
+    BAND_LOW_SHARE of the band is used; None otherwise (so each is raised once a day, by
+    the issue that crosses it)."""
+    if number >= band[1]:
+        return "exhausted"
+    return "low" if number - band[0] + 1 == _low_mark(band[1] - band[0] + 1) else None
+
+
+def band_state(band: tuple[int, int], last: int | None) -> dict:
+    """How much of a band today's numbers use: {"used", "size", "left", "level"} with level
+    None, "low" (at least BAND_LOW_SHARE used) or "exhausted" (nothing left)."""
+    size = band[1] - band[0] + 1
+    used = 0 if last is None else max(0, min(last, band[1]) - band[0] + 1)
+    left = size - used
+    level = "exhausted" if left == 0 else "low" if used >= _low_mark(size) else None
+    return {"used": used, "size": size, "left": left, "level": level}
+
+
+def check_issued_within(bands: dict[int, tuple[int, int]],
+                        issued: list[tuple[int, int, int]], changed: set[int]) -> None:
+    """A change of number bands must keep every number issued today unambiguous. `issued`
+    is [(team_id, lowest, highest)] of today's numbers at one site, `bands` the new bands of
+    that site's teams, `changed` the teams whose band (or site) changes, or that are added
+    or removed. A changed team's issued numbers stay inside its new band, and no other team's
+    band covers them (it would print them a second time, and "number 2002" would name two
+    citizens). Settings already in force are not judged again (an unrelated edit passes)."""
+    for team_id, lo, hi in issued:
+        own = bands.get(team_id)
+        if team_id in changed and own is not None and not own[0] <= lo <= hi <= own[1]:
+            raise Conflict(
+                f"Tổ {team_id} đã phát các số {lo}–{hi} hôm nay: dải số mới {own[0]}–{own[1]} "
+                f"phải chứa các số này; đổi dải số sau khi hết ngày làm việc (team {team_id} "
+                f"issued {lo}-{hi} today; the new band must contain them)",
+                code="band_in_use", details={"team_id": team_id, "issued": [lo, hi]})
+        for other, band in bands.items():
+            if (other != team_id and (other in changed or team_id in changed)
+                    and not (band[1] < lo or hi < band[0])):
+                raise Conflict(
+                    f"Dải số {band[0]}–{band[1]} của tổ {other} trùng các số {lo}–{hi} tổ "
+                    f"{team_id} đã phát hôm nay: một số gọi ra sẽ chỉ hai người; đổi dải số "
+                    f"sau khi hết ngày làm việc (team {other}'s band covers numbers team "
+                    f"{team_id} issued today)", code="band_in_use",
+                    details={"team_id": other, "issued_by": team_id, "issued": [lo, hi]})
 
 
 def check_issue(priority: str | None, channel: str) -> None:
@@ -189,6 +255,24 @@ def ensure_can_call(state: CounterState) -> None:
                           code="counter_paused")
 
 
+def ensure_not_too_soon(current: Ticket | None, counter: int, now: datetime,
+                        guard_s: float) -> None:
+    """Refuse a call that would finish the counter's current ticket `guard_s` seconds or
+    less after it was called (or recalled) while it is still only called: a double press,
+    or the console and the keypad pressed together, must not finish a citizen who is still
+    walking to the counter. Once the officer started serving, "next" finishes as before."""
+    if (current is None or current.counter != counter or current.status != "called"
+            or current.called_at is None or guard_s <= 0):
+        return
+    age = (now - current.called_at).total_seconds()
+    if age < guard_s:
+        raise Conflict(
+            f"Số {current.number} vừa được gọi {max(age, 0):.1f} giây trước và chưa được phục "
+            f"vụ: chờ {guard_s:g} giây trước khi gọi số tiếp theo (a number was called "
+            f"{max(age, 0):.1f} s ago; wait {guard_s:g} s before calling the next)",
+            code="too_soon", details={"retry_after_s": round(guard_s - age, 1)})
+
+
 def call(ticket: Ticket, counter: int, now: datetime) -> None:
     if ticket.status not in ("waiting", "no_show"):
         raise IllegalMove(f"Số {ticket.number} không ở trạng thái chờ (status {ticket.status})")
@@ -265,6 +349,65 @@ def transfer(ticket: Ticket | None, counter: int, *, team_id: int | None = None,
     return t
 
 
+def call_back(ticket: Ticket, counter: int, now: datetime, window_s: float) -> None:
+    """Call back to `counter` a ticket it finished or marked absent by mistake, within
+    `window_s` seconds: it is called again there (its wait clock and first call are kept;
+    a service starts anew with "start")."""
+    if ticket.counter != counter or ticket.status not in CLOSED:
+        raise IllegalMove(f"Quầy {counter} chỉ gọi lại được số mình vừa kết thúc hoặc đánh "
+                          f"dấu vắng mặt (ticket {ticket.number} was not closed at counter "
+                          f"{counter}; status {ticket.status})", code="not_closed_here")
+    if ticket.finished_at is None or (now - ticket.finished_at).total_seconds() > window_s:
+        raise IllegalMove(f"Số {ticket.number} đã kết thúc quá {window_s / 60:g} phút, không "
+                          f"gọi lại được (closed more than {window_s / 60:g} min ago)",
+                          code="too_late")
+    ticket.status = "called"
+    ticket.called_at = now
+    ticket.started_at = None
+    ticket.finished_at = None
+    ticket.target_counter = None
+
+
+def step_aside(ticket: Ticket | None, counter: int) -> Ticket | None:
+    """Before a ticket is called back, the ticket called at the counter in the meantime (by
+    the mistaken "next") goes back to waiting for this very counter, first in its line
+    (direct tickets are called first; its wait clock is kept). A ticket already being
+    served is not pushed aside: finish it first."""
+    if ticket is None or ticket.counter != counter or ticket.status not in ACTIVE:
+        return None
+    if ticket.status == "serving":
+        raise IllegalMove(f"Quầy {counter} đang phục vụ số {ticket.number}: kết thúc số này "
+                          f"trước khi gọi lại số khác (finish the ticket being served first)",
+                          code="counter_busy")
+    ticket.status = "waiting"
+    ticket.counter = None
+    ticket.target_counter = counter
+    ticket.started_at = None
+    ticket.transfers += 1  # as the event log counts it (a `ticket.transferred` event)
+    return ticket
+
+
+@dataclass(frozen=True)
+class TicketScope:
+    """The tickets a principal may act on by id: None means any; `sites` the sites, `teams`
+    the queues (teams) of the counter an officer sits at."""
+    sites: frozenset[str] | None = None
+    teams: frozenset[int] | None = None
+
+    def covers(self, ticket: Ticket) -> bool:
+        return ((self.sites is None or ticket.site in self.sites)
+                and (self.teams is None or ticket.team_id in self.teams))
+
+
+def check_scope(ticket: Ticket | None, scope: TicketScope) -> Ticket:
+    if ticket is None:
+        raise NotFound("Không tìm thấy số này (unknown ticket)", code="unknown_ticket")
+    if not scope.covers(ticket):
+        raise Forbidden(f"Số {ticket.number} không thuộc tổ do quầy của bạn phục vụ "
+                        f"(not a ticket you may act on)", code="not_your_ticket")
+    return ticket
+
+
 def cancel(ticket: Ticket) -> None:
     if ticket.status != "waiting":
         raise IllegalMove(f"Chỉ huỷ được số đang chờ (status {ticket.status})")
@@ -280,6 +423,27 @@ def rate(ticket: Ticket, score: int) -> None:
     if ticket.rating is not None:
         raise Conflict("Số này đã được đánh giá (already rated)", code="already_rated")
     ticket.rating = score
+
+
+def check_rating(ticket: Ticket, counters: list[int] | None, latest_id: int | None,
+                 now: datetime, window_s: float) -> None:
+    """A rating comes from the citizen's side of the counter that served the ticket (its
+    rating pad or page: `counters`, None for the service itself), for the ticket finished
+    last there, within `window_s` seconds of its finish; and only once (`rate`)."""
+    if counters is not None and ticket.counter not in counters:
+        raise NotFound("Không tìm thấy số này (unknown ticket)", code="unknown_ticket")
+    if ticket.status != "done":
+        raise IllegalMove("Chỉ đánh giá được sau khi đã phục vụ xong (ticket not finished)")
+    if ticket.rating is not None:
+        raise Conflict("Số này đã được đánh giá (already rated)", code="already_rated")
+    if latest_id is not None and latest_id != ticket.id:
+        raise IllegalMove(f"Quầy {ticket.counter} đã phục vụ xong số khác sau số "
+                          f"{ticket.number}: chỉ đánh giá được số vừa phục vụ (only the ticket "
+                          f"finished last at the counter can be rated)", code="rating_closed")
+    if ticket.finished_at is None or (now - ticket.finished_at).total_seconds() > window_s:
+        raise IllegalMove(f"Đã quá {window_s / 60:g} phút sau khi phục vụ số {ticket.number},"
+                          f" không đánh giá được nữa (rating window closed)",
+                          code="rating_closed")
 
 
 def pause(state: CounterState, reason: str | None) -> None:

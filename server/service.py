@@ -21,6 +21,7 @@ from .rules import Ticket
 from .storage import Store
 
 CALL_TYPES = ("ticket.called", "ticket.recalled")
+BAND_EVENTS = {"low": "team.band_low", "exhausted": "team.band_exhausted"}
 
 
 def utcnow() -> datetime:
@@ -98,7 +99,7 @@ class QueueService:
 
     def _event(self, events: list, now: datetime, type_: str, ticket: Ticket | None = None,
                *, counter: int | None = None, actor: str | None = None,
-               site: str | None = None, **data) -> dict:
+               site: str | None = None, team_id: int | None = None, **data) -> dict:
         if self._request:
             data["request"] = self._request
         if ticket is not None:
@@ -107,7 +108,7 @@ class QueueService:
         evt = self.store.append_event(
             site or (ticket.site if ticket else "main"), type_, iso(now),
             ticket_id=ticket.id if ticket else None,
-            team_id=ticket.team_id if ticket else None,
+            team_id=ticket.team_id if ticket else team_id,
             counter=counter if counter is not None else (ticket.counter if ticket else None),
             actor=actor, data=data)
         events.append(evt)
@@ -148,6 +149,12 @@ class QueueService:
         ticket = self.store.ticket(state.ticket_id) if state.ticket_id else None
         return state, ticket
 
+    def setting(self, name: str, default: float) -> float:
+        """A tunable of the queue rules: the centre's configuration when it has the setting
+        (e.g. `call_guard_s`), else the rules' default."""
+        value = getattr(self.config, name, None)
+        return default if value is None else value
+
     def _open(self, state: rules.CounterState, now, events, actor) -> None:
         if state.status == "closed":
             state.status = "open"
@@ -186,9 +193,34 @@ class QueueService:
                        procedure_code=procedure["code"] if procedure else None)
             self.store.insert_ticket(t)
             self._event(events, now, "ticket.issued", t, actor=actor)
+            self._band_alert(team, number, now, events)
             return 201, self.ticket_view(t, now, include_token=True, procedure=procedure)
 
         return self.run(cmd, idem)
+
+    def _band_alert(self, team, number: int, now, events) -> None:
+        """Managers hear when a team's band is nearly used up, and when its last number was
+        issued (the next issue would be refused): one event each, by the issue crossing."""
+        level = rules.band_alert(team.band, number)
+        if level is None:
+            return
+        state = rules.band_state(team.band, number)
+        self._event(events, now, BAND_EVENTS[level], site=team.site, team_id=team.id,
+                    actor="system", band=list(team.band), level=level, last=number,
+                    **{k: state[k] for k in ("used", "size", "left")},
+                    message=band_message(team.name, team.band, state))
+
+    def band_alerts(self, site: str, day: str | None = None) -> list[dict]:
+        """The dashboard's alerts for number bands nearly or wholly used today."""
+        day = day or self.today()
+        out = []
+        for team in (t for t in self.config.teams if t.site == site):
+            state = rules.band_state(team.band, self.store.last_number(site, day, team.id))
+            if state["level"]:
+                out.append({"kind": f"band_{state['level']}", "team_id": team.id,
+                            "band": list(team.band), **state,
+                            "message": band_message(team.name, team.band, state)})
+        return out
 
     def day_start(self, day: str) -> str:
         """The UTC ISO time at which a local business day starts."""
@@ -313,8 +345,18 @@ class QueueService:
         self._event(events, now, "ticket.called", chosen, actor=actor, **extra)
         return 200, self.ticket_view(chosen, now)
 
+    def _guard(self, state, ticket, now) -> None:
+        """Refuse a call that would finish a citizen called moments ago (a double press)."""
+        try:
+            rules.ensure_not_too_soon(ticket, state.number, now,
+                                      self.setting("call_guard_s", rules.CALL_GUARD_S))
+        except Conflict as err:
+            err.details["ticket"] = self.ticket_view(ticket, now)
+            raise
+
     def _do_call_next(self, state, ticket, now, events, actor=None):
         rules.ensure_can_call(state)
+        self._guard(state, ticket, now)
         self._open(state, now, events, actor)
         self._finish_current(state, ticket, now, events, actor)
         cfg = self.config.counter(state.number)
@@ -329,22 +371,62 @@ class QueueService:
         return self._call(state, ticket, chosen, now, events, actor)
 
     def _do_call_number(self, state, ticket, now, events, actor=None, number=None,
-                        reason=None):
+                        reason=None, team_id=None):
+        """Call a number out of order. The number must name exactly one of today's tickets
+        in the queues this counter serves (or sent to it); when two teams' tickets carry it,
+        the officer says which team (`team_id`)."""
         if not isinstance(number, int):
             raise ValidationFailed("number must be an integer", code="bad_number")
         rules.ensure_can_call(state)
         cfg = self.config.counter(state.number)
-        chosen = self.store.ticket_by_number(cfg.site, self.today(now), number)
-        if chosen is None:
-            raise NotFound(f"Không có số {number} hôm nay (no such ticket today)",
-                           code="unknown_ticket")
+        found = self.store.tickets_by_number(cfg.site, self.today(now), number, cfg.teams,
+                                             state.number)
+        if team_id is not None:
+            found = [t for t in found if t.team_id == team_id]
+        if not found:
+            raise NotFound(f"Quầy {state.number} không có số {number} hôm nay (no such ticket "
+                           f"today in the queues this counter serves)", code="unknown_ticket")
+        if len(found) > 1:
+            teams = sorted({t.team_id for t in found})
+            raise Conflict(f"Có {len(found)} số {number} hôm nay (tổ "
+                           f"{', '.join(map(str, teams))}): hãy chọn tổ (team_id) để gọi đúng "
+                           f"người (number {number} is ambiguous; give team_id)",
+                           code="ambiguous_number", details={"teams": teams})
+        chosen = found[0]
         if chosen.status not in ("waiting", "no_show"):
             raise Conflict(f"Số {number} không chờ gọi (status {chosen.status})",
                            code="illegal_move")
+        self._guard(state, ticket, now)
         self._open(state, now, events, actor)
         self._finish_current(state, ticket, now, events, actor)
         return self._call(state, ticket, chosen, now, events, actor, out_of_order=True,
                           reason=reason or "")
+
+    def _do_call_back(self, state, ticket, now, events, actor=None, ticket_id=None):
+        """Call back a ticket this counter finished or marked absent by mistake (within
+        `call_back_s`, default 5 minutes): it is called here again; a ticket called in the
+        meantime goes back to wait for this counter, first in line."""
+        if not isinstance(ticket_id, int) or isinstance(ticket_id, bool):
+            raise ValidationFailed("ticket_id must be an integer", code="bad_ticket")
+        rules.ensure_can_call(state)
+        t = self.store.ticket(ticket_id)
+        if t is None or t.day != self.today(now) or t.counter != state.number:
+            raise NotFound(f"Quầy {state.number} không có số này hôm nay (unknown ticket)",
+                           code="unknown_ticket")
+        rules.call_back(t, state.number, now, self.setting("call_back_s", rules.CALL_BACK_S))
+        self._open(state, now, events, actor)
+        aside = rules.step_aside(ticket, state.number)
+        if aside is not None:
+            self.store.update_ticket(aside)
+            self._event(events, now, "ticket.transferred", aside, counter=state.number,
+                        actor=actor, from_team=aside.team_id, to_team=aside.team_id,
+                        to_counter=state.number, note="", reason="call_back")
+        self.store.update_ticket(t)
+        state.ticket_id = t.id
+        self.store.save_counter_state(state)
+        self._event(events, now, "ticket.called", t, actor=actor, call_back=True,
+                    out_of_order=True, reason="call_back")
+        return 200, self.ticket_view(t, now)
 
     def _ticket_step(self, state, ticket, now, events, actor, rule, kind, release, **extra):
         t = rule(ticket, state.number, now)
@@ -442,8 +524,9 @@ class QueueService:
             t = self.store.ticket(ticket_id)
             if t is None:
                 raise NotFound("Không tìm thấy số này (unknown ticket)", code="unknown_ticket")
-            if counters is not None and t.counter not in counters:
-                raise NotFound("Không tìm thấy số này (unknown ticket)", code="unknown_ticket")
+            latest = self.store.last_finished_at(t.counter, t.day) if t.counter else None
+            rules.check_rating(t, counters, latest, now,
+                               self.setting("rating_window_s", rules.RATING_WINDOW_S))
             rules.rate(t, score)
             self.store.update_ticket(t)
             self._event(events, now, "ticket.rated", t, actor=actor, score=score,
@@ -452,11 +535,12 @@ class QueueService:
 
         return self.run(cmd, idem)
 
-    def cancel(self, ticket_id: int, actor=None, idem=None) -> tuple[int, dict]:
+    def cancel(self, ticket_id: int, actor=None, idem=None,
+               scope: rules.TicketScope | None = None) -> tuple[int, dict]:
+        """Cancel a waiting ticket, within `scope` (what the principal may act on: see
+        `server.auth.ticket_scope`); None only for the service's own callers."""
         def cmd(now, events):
-            t = self.store.ticket(ticket_id)
-            if t is None:
-                raise NotFound("Không tìm thấy số này (unknown ticket)", code="unknown_ticket")
+            t = rules.check_scope(self.store.ticket(ticket_id), scope or rules.TicketScope())
             rules.cancel(t)
             self.store.update_ticket(t)
             self._event(events, now, "ticket.cancelled", t, actor=actor)
@@ -492,3 +576,11 @@ class QueueService:
                     "seq": self.store.current_seq(site), "centre": self.config.name,
                     "notice": self.config.notice, "teams": teams, "counters": counters,
                     "last_calls": last_calls}
+
+
+def band_message(team_name: str, band, state: dict) -> str:
+    if state["level"] == "exhausted":
+        return (f"{team_name}: đã phát hết dải số {band[0]}–{band[1]} hôm nay, không cấp "
+                f"thêm số được; hãy mở rộng dải số (number band used up)")
+    return (f"{team_name}: đã dùng {state['used']}/{state['size']} số của dải "
+            f"{band[0]}–{band[1]}, còn {state['left']} số (number band nearly used up)")

@@ -21,11 +21,12 @@ SAMPLE_CSV = Path(__file__).parent / "data" / "procedures-sample.csv"
 DEMO_ROLE_PASSWORDS = {"admin": "demo-admin", "manager": "demo-manager"}
 
 
-def open_store(data_dir: Path) -> tuple[Store, centre_config.Config]:
-    """The centre's store and configuration in `data_dir` (the database is created and
-    migrated when missing)."""
+def open_store(data_dir: Path, *, create: bool = False) -> tuple[Store, centre_config.Config]:
+    """The centre's store (migrated) and configuration in `data_dir`. A centre whose
+    database is gone is refused (`DatabaseMissing`) unless `create` (`qms init`): a lost
+    database is never silently replaced by a blank one."""
     data_dir = Path(data_dir)
-    return Store(data_dir / DB_NAME), centre_config.load(data_dir)
+    return Store(data_dir / DB_NAME, create=create), centre_config.load(data_dir)
 
 
 def accounts(data_dir: Path) -> Accounts:
@@ -55,8 +56,9 @@ def init_centre(data_dir: Path, *, demo_centre: bool = False, force: bool = Fals
                else centre_config.Config(public_url=public_url))
         cfg.save(cfg_path)
         say(f"wrote {cfg_path}")
-    store, cfg = open_store(data_dir)
-    say(f"database {store.path} ready")
+    existed = (data_dir / DB_NAME).exists()
+    store, cfg = open_store(data_dir, create=True)  # on purpose: `qms init`
+    say(f"database {store.path} {'ready' if existed else 'created'}")
     tokens: dict[str, str] = {}
     if demo_centre:
         # Seeding a new centre: every row goes through the service commands (rows and audit

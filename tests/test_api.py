@@ -83,7 +83,7 @@ def test_idempotent_issue_and_call(client, kiosk):
     assert state["teams"][0]["waiting"] == 1  # only one ticket was called
 
 
-def test_officer_flow_and_events(client, kiosk):
+def test_officer_flow_and_events(client, kiosk, tokens):
     t = issue(client, kiosk)
     officer = bearer(login(client, "canbo01", 1))
     called = client.post("/api/v1/counters/1/call-next", headers=officer)
@@ -92,9 +92,10 @@ def test_officer_flow_and_events(client, kiosk):
         res = client.post(f"/api/v1/counters/1/{action}", headers=officer)
         assert res.status_code == 200, (action, res.get_json())
     assert client.post("/api/v1/counters/1/call-next", headers=officer).status_code == 204
-    rated = client.post(f"/api/v1/tickets/{t['id']}/rating", json={"score": 4}, headers=officer)
+    pad = bearer(tokens["bridge-1"])  # ratings come from the citizen's side, not the officer
+    rated = client.post(f"/api/v1/tickets/{t['id']}/rating", json={"score": 4}, headers=pad)
     assert rated.status_code == 200
-    again = client.post(f"/api/v1/tickets/{t['id']}/rating", json={"score": 3}, headers=officer)
+    again = client.post(f"/api/v1/tickets/{t['id']}/rating", json={"score": 3}, headers=pad)
     assert again.status_code == 409
     events = client.get("/api/v1/events?since=0", headers=kiosk).get_json()
     types = [e["type"] for e in events["items"]]

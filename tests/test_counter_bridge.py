@@ -10,6 +10,7 @@ import pytest
 from counter import bridge_config
 from counter.bridge import CounterBridge
 from hardware.emulators.serial_devices import KeypadEmulator, LedBoardEmulator, RatingPadEmulator
+from server.rules import CALL_GUARD_S
 
 
 def wait(pred, timeout=5.0, what="condition"):
@@ -75,6 +76,7 @@ def test_keypad_led_and_rating_pad_end_to_end(rig):
     # keypad alone: NEXT twice serves 1002 and finishes it implicitly on the next NEXT
     kp.press(1, "next")
     wait(lambda: led.counters.get(11, ("",))[0] == "1002", what="LED shows 1002")
+    time.sleep(CALL_GUARD_S)  # a NEXT moments after a call is a double press: refused
     kp.press(1, "next")
     wait(lambda: led.counters.get(11, ("",))[0] == "----", what="nobody waiting")
     assert pad.wait_for(lambda: pad.enabled.get(21) == "1002")

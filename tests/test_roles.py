@@ -29,7 +29,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("get", "/api/v1/procedures/{code}"): SIGNED,
     ("post", "/api/v1/tickets"): {"officer", "admin", "kiosk"},
     ("get", "/api/v1/tickets/{token}"): ANY,
-    ("post", "/api/v1/tickets/{ticket_id}/rating"): {"officer", "admin", "bridge"},
+    # the citizen's side only: the rating pad's bridge (and a rating page's own token)
+    ("post", "/api/v1/tickets/{ticket_id}/rating"): {"bridge"},
     ("post", "/api/v1/tickets/{ticket_id}/cancel"): STAFF,
     ("get", "/api/v1/counters/{n}"): SIGNED,
     ("get", "/api/v1/state"): SIGNED,
@@ -41,6 +42,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
 }
 MATRIX[("get", "/api/v1/announcements/audio")] = SIGNED
 MATRIX[("get", "/api/v1/counters/{n}/today")] = {"officer", "manager", "admin", "bridge"}
+MATRIX[("post", "/api/v1/counters/{n}/rating-token")] = ANY  # name and password in the body
 MATRIX[("get", "/api/v1/dashboard")] = {"manager", "admin"}
 for _report in ("summary", "satisfaction", "heatmap", "occupancy", "priority", "low-ratings",
                 "monthly", "journeys", "export"):
@@ -52,14 +54,15 @@ for _method, _path in (("get", "config"), ("put", "config"), ("get", "users"),
                        ("post", "procedures/import"), ("get", "imports/{job}"),
                        ("get", "audit")):
     MATRIX[(_method, f"/api/v1/admin/{_path}")] = {"admin"}
-for _action in ("call-next", "call-number", "recall", "start", "finish", "no-show", "transfer",
-                "pause", "resume", "close"):
+for _action in ("call-next", "call-number", "call-back", "recall", "start", "finish", "no-show",
+                "transfer", "pause", "resume", "close"):
     MATRIX[("post", f"/api/v1/counters/{{n}}/{_action}")] = COUNTER
 
 BODIES = {"/api/v1/auth/login": {"username": "canbo02", "password": "demo1234"},
           "/api/v1/tickets": {"team_id": 1},
           "/api/v1/devices/status": {"part": "printer", "online": True},
-          "/api/v1/tickets/{ticket_id}/rating": {"score": 4}}
+          "/api/v1/tickets/{ticket_id}/rating": {"score": 4},
+          "/api/v1/counters/{n}/rating-token": {"username": "canbo01", "password": "demo1234"}}
 
 
 @pytest.fixture

@@ -1,5 +1,9 @@
 /* Citizen rating screen for a counter without a rating pad: four faces for 30 s after a
- * ticket is finished at this counter; a low score asks for a reason. */
+ * ticket is finished at this counter; a low score asks for a reason.
+ * The counter's officer switches the screen on with their name and password, which buy a
+ * rating token (POST /counters/<n>/rating-token): it can rate the ticket just finished at
+ * this counter and follow the queue, nothing else. The officer's session never reaches this
+ * citizen-facing screen, and the officer's own session cannot rate. */
 (function () {
   "use strict";
   var C = window.QMSCounter;
@@ -23,8 +27,8 @@
 
   $("signin-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
-    C.api(null, "POST", "/auth/login", { username: $("username").value.trim(),
-                                         password: $("password").value, counter: counter })
+    C.api(null, "POST", "/counters/" + counter + "/rating-token",
+          { username: $("username").value.trim(), password: $("password").value })
       .then(function (r) {
         sessionStorage.setItem(STORE, r.data.token);
         $("password").value = "";
@@ -107,5 +111,9 @@
   }
 
   var saved = sessionStorage.getItem(STORE);
+  if (saved && saved.indexOf("r_") !== 0) { // an officer's session from an older page
+    sessionStorage.removeItem(STORE);
+    saved = null;
+  }
   if (saved) start(saved); else signin();
 })();

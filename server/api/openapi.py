@@ -45,10 +45,20 @@ def _p(name, schema):
 N = _p("n", {"type": "integer", "minimum": 0})
 TID = _p("ticket_id", {"type": "integer", "minimum": 0})
 COUNTER_OPS = {
-    "call-next": ("Call the next ticket to counter n (204 when nobody waits)", None),
-    "call-number": ("Call a given waiting or no-show number out of order",
+    "call-next": ("Call the next ticket to counter n (204 when nobody waits; 409 too_soon "
+                  "when the current ticket was called less than call_guard_s ago and is not "
+                  "being served: a double press)", None),
+    "call-number": ("Call a given waiting or no-show number out of order; the number must "
+                    "name one ticket of the queues the counter serves (409 ambiguous_number: "
+                    "give team_id); 409 too_soon within call_guard_s of the current call",
                     {"type": "object", "properties": {"number": {"type": "integer"},
+                                                      "team_id": {"type": "integer"},
                                                       "reason": {"type": "string"}}}),
+    "call-back": ("Call back a ticket this counter finished or marked absent by mistake "
+                  "(within 5 minutes); a ticket called meanwhile waits first in line for "
+                  "this counter",
+                  {"type": "object", "required": ["ticket_id"],
+                   "properties": {"ticket_id": {"type": "integer"}}}),
     "recall": ("Call the current ticket again", None),
     "start": ("Start serving the called ticket", None),
     "finish": ("Finish the current ticket", None),
@@ -106,12 +116,14 @@ def spec() -> dict:
             "A citizen's view of one ticket (the QR code's target)", secure=False,
             errors=(404,), params=[_p("token", {"type": "string"})])},
         "/api/v1/tickets/{ticket_id}/rating": {"post": _op(
-            "Rate the service of a finished ticket", idempotent=True, params=[TID],
+            "The citizen's rating of the ticket just finished at a counter (its rating pad's "
+            "bridge or its rating page's token only; once)", idempotent=True, params=[TID],
             body={"type": "object", "properties": {
                 "score": {"type": "integer", "minimum": 1, "maximum": 4},
                 "reason": {"type": "string"}}})},
         "/api/v1/tickets/{ticket_id}/cancel": {"post": _op(
-            "Cancel a waiting ticket", idempotent=True, params=[TID])},
+            "Cancel a waiting ticket (an officer: of the teams its counter serves; a manager: "
+            "of its site)", idempotent=True, params=[TID])},
         "/api/v1/counters/{n}": {"get": _op("One counter's state", params=[N])},
         "/api/v1/state": {"get": _op(
             "Snapshot: queues, counters, last calls and the current seq",

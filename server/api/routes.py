@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
+from ..auth import ticket_scope
 from ..boundary import client_address, ticket_read
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from . import bp
@@ -27,8 +28,8 @@ def _ticket_id(ticket_id: int) -> int:
     return ticket_id
 
 
-COUNTER_ACTIONS = ("call-next", "call-number", "recall", "start", "finish", "no-show",
-                   "transfer", "pause", "resume", "close")
+COUNTER_ACTIONS = ("call-next", "call-number", "call-back", "recall", "start", "finish",
+                   "no-show", "transfer", "pause", "resume", "close")
 
 
 # -- auth ------------------------------------------------------------------------------------
@@ -124,19 +125,19 @@ def citizen_ticket(token):
 @requires("tickets.rate")
 def rate_ticket(ticket_id):
     data = body()
-    p = current_principal()
-    counters = None if p.role == "admin" else p.counters
+    p = current_principal()  # a rating pad's bridge or a rating page: their counters only
     status, payload = qms().service.rate(_ticket_id(ticket_id), data.get("score"),
                                          _optional(data, "reason", str, "a string"),
-                                         actor=p.actor, counters=counters, idem=idem())
+                                         actor=p.actor, counters=list(p.counters), idem=idem())
     return result(status, payload)
 
 
 @bp.post("/tickets/<int:ticket_id>/cancel")
 @requires("tickets.cancel")
 def cancel_ticket(ticket_id):
-    status, payload = qms().service.cancel(_ticket_id(ticket_id), actor=current_principal().actor,
-                                           idem=idem())
+    p = current_principal()
+    status, payload = qms().service.cancel(_ticket_id(ticket_id), actor=p.actor, idem=idem(),
+                                           scope=ticket_scope(p, qms().config))
     return result(status, payload)
 
 
@@ -161,7 +162,13 @@ def _counter_action(n: int, action: str):
         number = _optional(data, "number", int, "an integer")
         if number is not None and not 0 <= number <= MAX_ID:
             raise ValidationFailed("number is out of range", code="bad_number")
-        kwargs = {"number": number, "reason": _optional(data, "reason", str, "a string")}
+        kwargs = {"number": number, "reason": _optional(data, "reason", str, "a string"),
+                  "team_id": _optional(data, "team_id", int, "an integer")}
+    elif action == "call-back":
+        ticket_id = _optional(data, "ticket_id", int, "an integer")
+        if ticket_id is None:
+            raise ValidationFailed("ticket_id is required", code="bad_ticket")
+        kwargs = {"ticket_id": _ticket_id(ticket_id)}
     elif action == "pause":
         kwargs = {"reason": _optional(data, "reason", str, "a string")}
     status, payload = qms().service.counter_action(n, action, actor=p.actor, idem=idem(),

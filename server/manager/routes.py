@@ -21,12 +21,14 @@ from datetime import date
 
 from flask import Blueprint, Response, current_app, render_template, request
 
+from server import health
 from server.api.helpers import qms, requires
 from server.api.openapi import op, query_param, register_paths
 from server.errors import NotFound, ValidationFailed
 from server.reports import exports, refresher
 from server.reports.engine import ReportEngine
 from server.reports.figures import DIMS, day_range, month_range
+from server.storage import DATABASE_MISSING_MESSAGE
 
 bp = Blueprint("manager", __name__, template_folder="templates", static_folder="static",
                static_url_path="/manager-static")
@@ -159,7 +161,13 @@ def dashboard():
     snap = q.service.snapshot(site, with_officer=True)
     with q.store.read():
         devices = q.store.device_statuses()
-    alerts = []
+        # number bands nearly (90 %) or wholly used today: before tickets are refused
+        alerts = q.service.band_alerts(site, snap["day"])
+    if q.store.missing:
+        alerts.insert(0, {"kind": "database_missing",
+                          "message": DATABASE_MISSING_MESSAGE.format(path=q.store.path)})
+    # this process's health flags (a full disk: server/health.py)
+    alerts[:0] = [{"kind": a["code"], **a} for a in health.alerts()]
     for team in snap["teams"]:
         cfg_team = q.config.team(team["id"])
         target = (cfg_team.target_wait_min or q.config.target_wait_min) * 60

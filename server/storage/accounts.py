@@ -44,13 +44,34 @@ class AccountsMixin:
         return row
 
     def counter_officers(self, number: int, now: str) -> list[str]:
+        """Who staffs counter `number` now: users with the role officer, active, assigned to
+        that counter in their user record *today* (not when they signed in), with a live
+        session (unexpired, not signed out: sign-out deletes it) opened at that counter.
+        A manager or an admin signed in at a counter does not staff it."""
         rows = self.db.conn.execute(
-            "SELECT DISTINCT username FROM sessions WHERE counter = ? AND expires_at > ?",
-            (number, now)).fetchall()
+            "SELECT DISTINCT s.username FROM sessions s JOIN users u ON u.username = s.username"
+            " WHERE s.counter = ? AND s.expires_at > ? AND u.role = 'officer' AND u.active = 1"
+            " AND EXISTS (SELECT 1 FROM json_each(u.counters) WHERE json_each.value = ?)",
+            (number, now, number)).fetchall()
         return [r[0] for r in rows]
 
     def prune_sessions(self, now: str) -> None:
         self.db.conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+        self.db.conn.execute("DELETE FROM rating_tokens WHERE expires_at <= ?", (now,))
+
+    # -- rating pages ---------------------------------------------------------------------
+    def add_rating_token(self, token_hash: str, counter: int, username: str, at: str,
+                         expires_at: str) -> None:
+        self.db.conn.execute(
+            "INSERT INTO rating_tokens (token_hash, counter, username, created_at, expires_at)"
+            " VALUES (?,?,?,?,?)", (token_hash, counter, username, at, expires_at))
+
+    def rating_token(self, token_hash: str, now: str) -> dict | None:
+        return self._one("SELECT * FROM rating_tokens WHERE token_hash = ? AND expires_at > ?",
+                         (token_hash, now))
+
+    def end_rating_tokens(self, username: str) -> None:
+        self.db.conn.execute("DELETE FROM rating_tokens WHERE username = ?", (username,))
 
     # -- devices --------------------------------------------------------------------------
     def add_device(self, name: str, kind: str, token_hash: str, site: str,

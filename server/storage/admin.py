@@ -29,6 +29,7 @@ class AdminMixin:
                                    (*params, username))
         if active is False or password_hash is not None:
             self.db.conn.execute("DELETE FROM sessions WHERE username = ?", (username,))
+            self.end_rating_tokens(username)  # the rating pages they opened, too
         return cur.rowcount > 0
 
     def update_procedure(self, code: str, changes: dict) -> bool:

@@ -47,6 +47,37 @@ class QueueMixin:
                         "ORDER BY id DESC LIMIT 1", (site, day, number))
         return Ticket.from_row(row) if row else None
 
+    def tickets_by_number(self, site: str, day: str, number: int, team_ids: list[int],
+                          counter: int) -> list[Ticket]:
+        """Today's tickets printed with `number` that a counter may call: in one of its
+        teams' queues now, or sent to that very counter."""
+        marks = ",".join("?" for _ in team_ids) or "NULL"
+        rows = self._all(
+            f"SELECT * FROM tickets WHERE site=? AND day=? AND number=? AND "
+            f"(team_id IN ({marks}) OR target_counter=?) ORDER BY id",
+            (site, day, number, *team_ids, counter))
+        return [Ticket.from_row(r) for r in rows]
+
+    def last_finished_at(self, counter: int, day: str) -> int | None:
+        """The id of the ticket finished (done) last at `counter` on `day`."""
+        return self._value(
+            "SELECT id FROM tickets WHERE day=? AND status='done' AND counter=? "
+            "ORDER BY finished_at DESC, id DESC LIMIT 1", (day, counter))
+
+    def issued_ranges(self, day: str) -> list[dict]:
+        """Per site and numbering team: the lowest and highest number issued on `day`."""
+        return self._all(
+            "SELECT site, origin_team_id AS team_id, MIN(number) AS lo, MAX(number) AS hi, "
+            "COUNT(*) AS n FROM tickets WHERE day=? GROUP BY site, origin_team_id", (day,))
+
+    def open_tickets(self, day: str) -> list[dict]:
+        """Tickets of `day` still in a queue or at a counter, counted by team (the queue
+        they are in now), counter they are at and counter they were sent to."""
+        return self._all(
+            "SELECT site, team_id, counter, target_counter, status, COUNT(*) AS n FROM tickets"
+            " WHERE day=? AND status IN ('waiting','called','serving') "
+            "GROUP BY site, team_id, counter, target_counter, status", (day,))
+
     def queue_heads(self, site: str, day: str, team_ids: list[int],
                     counter: int) -> list[Ticket]:
         """The only tickets a counter can call next: per team the oldest normal and the

@@ -295,3 +295,22 @@ def m007_queue_head_indexes(db: Database) -> None:
             WHERE priority IS NOT NULL;
         """
     )
+
+
+@migrations()
+def m008_rating_tokens(db: Database) -> None:
+    """The citizen rating page's own narrow token: it may rate the ticket just finished at
+    one counter and nothing else (created when the counter's officer opens the page), so
+    the page never holds the officer's session."""
+    db.executescript(
+        """
+        CREATE TABLE rating_tokens (
+            token_hash TEXT PRIMARY KEY,
+            counter INTEGER NOT NULL,
+            username TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX rating_tokens_user ON rating_tokens (username);
+        """
+    )
