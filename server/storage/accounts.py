@@ -9,6 +9,10 @@ class AccountsMixin:
     # -- users ----------------------------------------------------------------------------
     def add_user(self, username: str, role: str, password_hash: str, counters: list[int],
                  full_name: str, at: str) -> None:
+        """Add a user, or replace one with a new password: a replaced user's sessions and
+        rating pages end with the old password (issue #12, finding 7)."""
+        self.db.conn.execute("DELETE FROM sessions WHERE username = ?", (username,))
+        self.end_rating_tokens(username)
         self.db.conn.execute(
             "INSERT OR REPLACE INTO users (username, role, password_hash, full_name, counters,"
             " active, created_at) VALUES (?,?,?,?,?,1,?)",
