@@ -8,6 +8,7 @@ from ..auth import ticket_scope
 from ..boundary import client_address, ticket_read
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from . import bp
+from .events import revalidate, staff_event
 from .helpers import body, current_principal, idem, int_arg, qms, requires, result
 from .openapi import spec
 
@@ -54,6 +55,7 @@ def logout():
     session = qms().accounts.logout(p)
     if session and session.get("counter") is not None:
         qms().service.sit(session["counter"], None)
+    revalidate()  # the signed-out token's sockets go too
     return {"ok": True}
 
 
@@ -217,7 +219,7 @@ def events():
     site = request.args.get("site", current_principal().site)
     store = qms().store
     with store.read():
-        items = store.events_since(site, since, limit)
+        items = [staff_event(e) for e in store.events_since(site, since, limit)]
         seq = store.current_seq(site)
     return {"items": items, "seq": seq, "more": bool(items) and items[-1]["seq"] < seq}
 
