@@ -66,6 +66,11 @@ class TooManyRequests(QMSError):
     status, code = 429, "rate_limited"
 
 
+class IdempotencyMismatch(QMSError):
+    """This Idempotency-Key was already used for a different request."""
+    status, code = 422, "idempotency_key_reused"
+
+
 class PayloadTooLarge(QMSError):
     """The request body is too large."""
     status, code = 413, "payload_too_large"

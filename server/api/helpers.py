@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from functools import wraps
 
 from flask import current_app, g, request
@@ -47,13 +49,28 @@ def body() -> dict:
     return parse_body()
 
 
-def idem() -> tuple[str, str] | None:
+def idem() -> tuple[str, str, str] | None:
+    """(scope, key, fingerprint) of a command's Idempotency-Key, or None without one.
+
+    The scope is the principal and the CANONICAL resource (the route and its converted
+    arguments), so `/counters/01/call-next` and `/counters/1/call-next` are one resource; the
+    fingerprint binds the key to the request (method, resource, JSON body): the same key with
+    another body answers 422 instead of silently replaying the first answer."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    if not (1 <= len(key) <= 200):
-        raise ValidationFailed("Idempotency-Key must be 1-200 characters")
-    return (f"{current_principal().actor} {request.method} {request.path}", key)
+    if not (1 <= len(key) <= 200) or not key.isascii() or not key.isprintable():
+        raise ValidationFailed("Idempotency-Key must be 1-200 printable ASCII characters",
+                               code="bad_idempotency_key")
+    args = json.dumps(request.view_args or {}, sort_keys=True, separators=(",", ":"))
+    resource = f"{request.method} {request.endpoint} {args}"
+    if request.mimetype == "application/json" or not request.mimetype:
+        payload = json.dumps(body(), sort_keys=True, ensure_ascii=False,
+                             separators=(",", ":"))
+    else:  # an upload: the resource only (the import job keeps its own key)
+        payload = request.mimetype
+    fingerprint = hashlib.sha256(f"{resource}\n{payload}".encode()).hexdigest()
+    return (f"{current_principal().actor} {resource}", key, fingerprint)
 
 
 def int_arg(name: str, default: int, lo: int, hi: int) -> int:

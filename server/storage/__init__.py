@@ -145,15 +145,18 @@ class Store(QueueMixin, CatalogMixin, AccountsMixin, ReportsMixin, AdminMixin):
             self.db.conn.close()
 
     # -- idempotency --------------------------------------------------------------------------
-    def idem_get(self, scope: str, key: str) -> tuple[int, dict] | None:
-        row = self._one("SELECT status, body FROM idempotency WHERE scope = ? AND key = ?",
-                        (scope, key))
-        return (row["status"], json.loads(row["body"])) if row else None
+    def idem_get(self, scope: str, key: str) -> tuple[int, dict, str | None] | None:
+        """(status, body, fingerprint) of the command first run under `key`, or None."""
+        row = self._one("SELECT status, body, fingerprint FROM idempotency "
+                        "WHERE scope = ? AND key = ?", (scope, key))
+        return (row["status"], json.loads(row["body"]), row["fingerprint"]) if row else None
 
-    def idem_put(self, scope: str, key: str, status: int, body, at: str) -> None:
+    def idem_put(self, scope: str, key: str, status: int, body, at: str,
+                 fingerprint: str | None = None) -> None:
         self.db.conn.execute(
-            "INSERT INTO idempotency (scope, key, status, body, created_at) VALUES (?,?,?,?,?)",
-            (scope, key, status, json.dumps(body, ensure_ascii=False), at))
+            "INSERT INTO idempotency (scope, key, status, body, created_at, fingerprint) "
+            "VALUES (?,?,?,?,?,?)",
+            (scope, key, status, json.dumps(body, ensure_ascii=False), at, fingerprint))
 
     def idem_prune(self, before: str) -> int:
         cur = self.db.conn.execute("DELETE FROM idempotency WHERE created_at < ?", (before,))

@@ -314,3 +314,10 @@ def m008_rating_tokens(db: Database) -> None:
         CREATE INDEX rating_tokens_user ON rating_tokens (username);
         """
     )
+
+
+@migrations()
+def m009_idempotency_fingerprint(db: Database) -> None:
+    """A key is bound to its request: the fingerprint (method, canonical resource, body) of
+    the request that first used it; the same key with another request answers 422."""
+    db.executescript("ALTER TABLE idempotency ADD COLUMN fingerprint TEXT;")
