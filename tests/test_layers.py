@@ -19,8 +19,10 @@ ALLOWED: dict[str, set[str]] = {
     "display_board": {"common", "hardware", "server", "qmsclient"},
     "kiosk": {"common", "hardware", "qmsclient"},
     "tools": {"common", "hardware", "server", "qmsclient", "counter", "display_board"},
+    "central": {"common", "server"},
+    "sync": {"common", "server", "qmsclient"},
     "qms": {"common", "hardware", "server", "qmsclient", "counter", "display_board", "kiosk",
-            "tools"},
+            "tools", "central", "sync"},
 }
 PACKAGES = set(ALLOWED)
 

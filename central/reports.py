@@ -1,0 +1,214 @@
+"""Central reports over every site, one site, or sites side by side.
+
+The same definitions as a hall's own reports, from the same code:
+- the central copy of each site's event log is folded into journeys by the hall's one fold
+  (`server.reports.fold.fold_into`), per (site, epoch), as batches arrive;
+- day aggregates (and month aggregates of closed months) are built by
+  `server.reports.stats.day_rows` / `month_rows`, and added up by `stats.summarize`;
+- ranges holding up to EXACT_LIMIT tickets are computed exactly from journey rows by
+  `server.reports.figures`, as the hall does (so one site's central figures equal the
+  hall's own).
+
+Month rows are kept only for closed months of a site (`agg_months` marks them); a report
+over a whole month uses them where present and the day rows elsewhere, so a late batch or a
+roll-up not yet done never changes a figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+
+from server.reports import figures as fig
+from server.reports import stats as rs
+from server.reports.engine import EXACT_LIMIT, WEEKDAYS_VI, split_range
+from server.reports.fold import fold_into
+
+from .storage import Store
+
+FOLD_CHUNK = 5000
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def open_month(now: datetime, tz) -> str:
+    return now.astimezone(tz).strftime("%Y-%m")
+
+
+# -- the writer side: fold and aggregate (inside an ingest transaction) ----------------------
+def fold_new(store: Store, conn, site: str, epoch: str, tz, field_of: Callable,
+             now: datetime) -> int:
+    """Fold the site's events not yet folded into journeys, then rebuild the aggregates of
+    the (site, day)s touched. Runs inside the caller's transaction (the site row locked)."""
+    seq, state = store.fold_cursor(conn, site, epoch)
+    officers = state.get("officers", {})
+    touched: set[tuple[str, str]] = set()
+    folded = 0
+    while True:
+        evts = store.events_for_fold(conn, site, epoch, seq, FOLD_CHUNK)
+        if not evts:
+            break
+        ids = {e["ticket_id"] for e in evts
+               if e.get("ticket_id") is not None and e["type"] != "ticket.issued"}
+        js = store.journeys_by_ids(conn, site, epoch, ids)
+        changed = fold_into(js, evts, tz, field_of, officers)
+        store.upsert_journeys(conn, epoch, [js[t] for t in changed])
+        touched |= {(js[t]["site"], js[t]["day"]) for t in changed}
+        folded += len(evts)
+        seq = evts[-1]["seq"]
+    if folded:
+        store.set_fold_cursor(conn, site, epoch, seq, {"officers": officers})
+    rebuild_stats(store, conn, touched, tz, now)
+    return folded
+
+
+def rebuild_stats(store: Store, conn, site_days, tz, now: datetime) -> None:
+    """Day rows of the (site, day)s, then month rows of each closed (site, month) touched;
+    the month rows of open months touched are dropped (they are never kept)."""
+    site_days = sorted(set(site_days))
+    if not site_days:
+        return
+    ends: dict[str, str] = {}
+
+    def day_end(day: str) -> str:
+        if day not in ends:
+            ends[day] = fig.day_end(day, tz)
+        return ends[day]
+
+    for i in range(0, len(site_days), 400):
+        part = site_days[i:i + 400]
+        rows = rs.day_rows(store.journey_columns(conn, part), iso(now), day_end)
+        store.replace_stats(conn, "d", part, rows)
+    current = open_month(now, tz)
+    months = sorted({(site, day[:7]) for site, day in site_days})
+    store.drop_month_rows(conn, months)
+    for site, month in months:
+        if month < current:
+            roll_up(store, conn, site, month)
+
+
+def roll_up(store: Store, conn, site: str, month: str) -> None:
+    rows = rs.month_rows(store.day_stats_of_month(conn, site, month), month)
+    store.replace_stats(conn, "m", [(site, month)], rows)
+    store.mark_month(conn, site, month)
+
+
+def roll_up_closed(store: Store, tz, now: datetime) -> int:
+    """Month rows for closed months that have none yet (the month that just ended); one
+    transaction per (site, month), under the site's lock. The number rolled up."""
+    n = 0
+    for site, month in store.months_to_roll_up(open_month(now, tz)):
+        with store.tx() as conn:
+            store.lock_site(conn, site)
+            store.drop_month_rows(conn, [(site, month)])
+            roll_up(store, conn, site, month)
+        n += 1
+    return n
+
+
+# -- the reader side -------------------------------------------------------------------------
+class CentralReports:
+    """Report figures over the sites in `sites` (None: every site)."""
+
+    def __init__(self, store: Store, tz, clock: Callable[[], datetime], target_wait_min: int,
+                 site_names: dict[str, str]):
+        self.store = store
+        self.tz = tz
+        self.clock = clock
+        self.target_wait_s = target_wait_min * 60
+        self.site_names = site_names
+
+    def open_month(self) -> str:
+        return open_month(self.clock(), self.tz)
+
+    def target(self, _key) -> int:
+        return self.target_wait_s
+
+    def exact(self, d0: date, d1: date, sites, precision: str) -> bool:
+        if precision in ("exact", "fast"):
+            return precision == "exact"
+        return self.store.journey_count(d0.isoformat(), d1.isoformat(), sites,
+                                        EXACT_LIMIT + 1) <= EXACT_LIMIT
+
+    def _parts(self, dim: str, d0: date, d1: date, sites):
+        if dim == "day":
+            return self.store.stats_parts("all", [], [(d0.isoformat(), d1.isoformat())],
+                                          sites, "day")
+        months, spans = split_range(d0, d1, self.open_month())
+        return self.store.stats_parts(dim, months, spans, sites)
+
+    def label(self, by: str, key) -> str:
+        if key is None or key == "":
+            return "—"
+        if by == "site":
+            return self.site_names.get(key, key)
+        if by == "team":
+            return f"Tổ {key}"
+        if by == "counter":
+            return f"Quầy {key}"
+        if by == "hour":
+            return f"{key:02d}:00–{key:02d}:59"
+        if by == "weekday":
+            return WEEKDAYS_VI[key]
+        if by == "priority":
+            return {"priority": "Ưu tiên", "normal": "Thông thường"}.get(key, str(key))
+        return str(key)
+
+    def summary(self, d0: date, d1: date, by: str, sites: Sequence[str] | None,
+                precision: str = "auto") -> dict:
+        fig.check_dim(by)
+        exact = self.exact(d0, d1, sites, precision)
+        if exact:
+            js = self.store.journeys_between(d0.isoformat(), d1.isoformat(), sites)
+            rows = fig.summarize(js, by, self.target)
+            total = fig.summarize(js, "all", self.target)
+        else:
+            rows = rs.summarize(self._parts(by, d0, d1, sites), by, self.target)
+            total = rs.summarize(self._parts("all", d0, d1, sites), "all", self.target)
+        for r in rows:
+            r["label"] = self.label(by, r["key"])
+        return {"from": d0.isoformat(), "to": d1.isoformat(), "by": by,
+                "sites": None if sites is None else list(sites), "exact": exact,
+                "target_wait_s": self.target_wait_s, "rows": rows,
+                "total": total[0] if total else None}
+
+    def compare(self, d0: date, d1: date, by: str, sites: Sequence[str],
+                precision: str = "auto") -> dict:
+        """Sites side by side: one summary per site, and the total over them."""
+        per_site = []
+        for site in sites:
+            one = self.summary(d0, d1, by, [site], precision)
+            per_site.append({"site": site, "name": self.site_names.get(site, site),
+                             "exact": one["exact"], "rows": one["rows"],
+                             "total": one["total"]})
+        both = self.summary(d0, d1, "site", list(sites), precision)
+        return {"from": d0.isoformat(), "to": d1.isoformat(), "by": by, "sites": per_site,
+                "by_site": both["rows"], "total": both["total"]}
+
+    def heatmap(self, d0: date, d1: date, sites, precision: str = "auto") -> dict:
+        exact = self.exact(d0, d1, sites, precision)
+        if exact:
+            out = fig.heatmap(self.store.journeys_between(d0.isoformat(), d1.isoformat(),
+                                                          sites))
+        else:
+            months, spans = split_range(d0, d1, self.open_month())
+            days = [day for _, day, _ in self.store.stats_day_peaks(
+                d0.isoformat(), d1.isoformat(), sites)]
+            out = rs.heatmap(self.store.stats_sums("hourwd", months, spans, sites,
+                                                   ("issued", "wait_sum", "called")), days)
+        return {"from": d0.isoformat(), "to": d1.isoformat(), "exact": exact,
+                "weekdays": list(WEEKDAYS_VI), **out}
+
+    def low_ratings(self, d0: date, d1: date, sites, max_score: int = 2,
+                    limit: int = 500) -> dict:
+        js = self.store.low_rated(d0.isoformat(), d1.isoformat(), sites, max_score, limit)
+        items = fig.low_ratings(js, max_score, limit)
+        for item, j in zip(items, js, strict=False):
+            item["site"] = j["site"]
+        return {"from": d0.isoformat(), "to": d1.isoformat(), "items": items}
