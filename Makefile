@@ -15,7 +15,7 @@ $(BIN)/qms: pyproject.toml
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq python3-venv && $(PY) -m venv $(VENV); \
 	  else echo "Install python3-venv first: sudo apt-get install python3-venv"; exit 1; fi; }
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[kiosk,hardware,central,dev]"
+	$(BIN)/pip install -q -e ".[kiosk,hardware,central,multi,dev]"
 	touch $(BIN)/qms
 
 venv: $(BIN)/qms
