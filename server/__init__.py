@@ -19,7 +19,7 @@ from flask import Blueprint, Flask, has_app_context, jsonify, request
 from flask_socketio import SocketIO
 from werkzeug.exceptions import HTTPException
 
-from . import boundary, limits
+from . import boundary, limits, messagequeue, reload
 from . import config as centre_config
 from .auth import Accounts
 from .errors import QMSError, error_body
@@ -87,6 +87,10 @@ def create_app(config: dict | None = None, pages: Iterable[Blueprint] = ()) -> F
         SECRET_KEY=os.environ.get("QMS_SECRET_KEY", "dev-only-change-me"),
         ASYNC_MODE=os.environ.get("QMS_ASYNC_MODE") or None,
         MESSAGE_QUEUE=os.environ.get("QMS_MESSAGE_QUEUE") or None,
+        # several processes (docs/scaling.md): the Redis they share for rate limits (default:
+        # the message queue's) and the prefix of this centre's keys and channel
+        REDIS_URL=None,
+        REDIS_NAMESPACE=None,
         CLOCK=utcnow,
         # the request boundary (server/boundary.py, numbers in server/limits.py)
         MAX_CONTENT_LENGTH=limits.MAX_BODY,
@@ -94,6 +98,10 @@ def create_app(config: dict | None = None, pages: Iterable[Blueprint] = ()) -> F
         TICKET_GUESSES=limits.TICKET_GUESSES,
     )
     app.config.update(config or {})
+    app.config["REDIS_URL"] = app.config["REDIS_URL"] or limits.redis_url(
+        app.config["MESSAGE_QUEUE"])
+    app.config["REDIS_NAMESPACE"] = (app.config["REDIS_NAMESPACE"]
+                                     or limits.redis_namespace(app.config["DATA_DIR"]))
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 
@@ -102,7 +110,9 @@ def create_app(config: dict | None = None, pages: Iterable[Blueprint] = ()) -> F
     store = Store(data_dir / DB_NAME)
     clock = app.config["CLOCK"]
     service = QueueService(store, centre, publish=publish, clock=clock)
-    app.extensions["qms"] = QMS(data_dir, store, centre, service, Accounts(store, clock))
+    accounts = Accounts(store, clock, limiter_url=app.config["REDIS_URL"],
+                        namespace=app.config["REDIS_NAMESPACE"])
+    app.extensions["qms"] = QMS(data_dir, store, centre, service, accounts)
 
     # The Socket.IO handlers must be registered before init_app: Flask-SocketIO keeps a
     # handler for later servers only if it was declared while no server existed yet.
@@ -110,8 +120,10 @@ def create_app(config: dict | None = None, pages: Iterable[Blueprint] = ()) -> F
     from .api import events  # noqa: F401  (registers the Socket.IO handlers)
 
     socketio.init_app(app, async_mode=app.config["ASYNC_MODE"], cors_allowed_origins="*",
-                      message_queue=app.config["MESSAGE_QUEUE"], ping_interval=10,
-                      ping_timeout=10, max_http_buffer_size=limits.MAX_SOCKET_MESSAGE)
+                      ping_interval=10, ping_timeout=10,
+                      max_http_buffer_size=limits.MAX_SOCKET_MESSAGE,
+                      **messagequeue.socketio_options(socketio, app.config["MESSAGE_QUEUE"],
+                                                      app.config["REDIS_NAMESPACE"]))
     if not app.config.get("TESTING"):
         events.start_revalidation(app)
 
@@ -123,6 +135,7 @@ def create_app(config: dict | None = None, pages: Iterable[Blueprint] = ()) -> F
         app.register_blueprint(blueprint)
     _register_errors(app)
     boundary.install(app)
+    reload.install(app)  # follow configuration changes made by another server process
     return app
 
 

@@ -33,10 +33,15 @@ IMPORT_SUFFIXES = (".csv", ".xlsx")
 
 class AdminService:
     def __init__(self, queue: QueueService, data_dir: Path | None = None,
-                 on_config: Callable[[centre_config.Config], None] | None = None):
+                 on_config: Callable[[centre_config.Config], None] | None = None,
+                 refresh: Callable[[], object] | None = None):
         """`on_config(new)` is told of a configuration swapped in (the app keeps its own
-        reference); `data_dir` holds uploaded catalogues while they are imported."""
+        reference); `data_dir` holds uploaded catalogues while they are imported;
+        `refresh()` loads a configuration another server process saved meanwhile
+        (`server.reload.check`), called inside the write transaction before a change is
+        built on the configuration in force."""
         self.queue = queue
+        self.refresh = refresh or (lambda: None)
         self.store = queue.store
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.on_config = on_config or (lambda new: None)
@@ -64,6 +69,7 @@ class AdminService:
             raise ValidationFailed(f"Cannot change {sorted(bad)}", code="bad_config")
 
         def cmd(now, events):
+            self.refresh()  # under the write lock: another process's change is seen first
             # checked against the configuration in force (so a retry meets the first answer)
             current = self.config.to_dict()
             try:

@@ -11,7 +11,8 @@ stored hashed (SHA-256), so a stolen database does not give working tokens.
 Sign-in takes the same time whether or not the username exists (the password is always
 checked, against a dummy hash for an unknown or inactive user), and failures are limited
 per (address, username), per address over all usernames and per username over all
-addresses, in bounded memory (`server.limits.RateLimiter`).
+addresses, in bounded memory (`server.limits.rate_limiter`: shared by every server process
+through Redis when several run, docs/scaling.md).
 
 `Accounts` is the accounts service: every change of users, devices and sessions is a
 command run through the queue service's one write path (`QueueService.run`): its rows, its
@@ -30,7 +31,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import rules
 from .errors import Forbidden, NotFound, TooManyRequests, Unauthorized, ValidationFailed
-from .limits import RateLimiter
+from .limits import RateLimiter, rate_limiter
 from .service import QueueService, iso
 
 USER_ROLES = ("officer", "manager", "admin")
@@ -151,15 +152,22 @@ class Accounts:
     The commands need the write path, `queue` (a `QueueService`): give it at construction
     or later with `bind` (the app binds its own when it is created)."""
 
-    def __init__(self, store, clock, queue: QueueService | None = None):
+    def __init__(self, store, clock, queue: QueueService | None = None, *,
+                 limiter_url: str | None = None, namespace: str = "qms"):
+        """`limiter_url`: a Redis shared by several server processes, so that their rate
+        limits count together (`server.limits.rate_limiter`); None: in this process."""
         self.store = store
         self.clock = clock
         self.queue = queue
-        self.limiter = RateLimiter(limit=FAILURES_PER_PAIR, window_s=LOGIN_WINDOW_S)
-        self.address_limiter = RateLimiter(limit=FAILURES_PER_ADDRESS, window_s=LOGIN_WINDOW_S)
-        self.username_limiter = RateLimiter(limit=FAILURES_PER_USERNAME,
-                                            window_s=LOGIN_WINDOW_S)
-        self.public_limiter = RateLimiter(limit=120, window_s=60)
+
+        def limiter(name: str, limit: int, window_s: float):
+            return rate_limiter(limit, window_s, name=name, url=limiter_url,
+                                namespace=namespace)
+
+        self.limiter = limiter("signin-pair", FAILURES_PER_PAIR, LOGIN_WINDOW_S)
+        self.address_limiter = limiter("signin-address", FAILURES_PER_ADDRESS, LOGIN_WINDOW_S)
+        self.username_limiter = limiter("signin-user", FAILURES_PER_USERNAME, LOGIN_WINDOW_S)
+        self.public_limiter = limiter("public", 120, 60)
 
     def bind(self, queue: QueueService) -> None:
         self.queue = queue

@@ -238,7 +238,7 @@ def _trusted(ip, networks) -> bool:
 class Boundary:
     """Per-app state of the boundary: the parsed trusted proxies and the guess limiter."""
 
-    guesses: limits.RateLimiter
+    guesses: limits.RateLimiter | limits.RedisRateLimiter
     _proxies_raw: object = None
     _proxies: tuple = field(default_factory=tuple)
 
@@ -339,9 +339,10 @@ def install(app: Flask) -> None:
     if not app.config.get("MAX_CONTENT_LENGTH"):
         app.config["MAX_CONTENT_LENGTH"] = limits.MAX_BODY
     parse_networks(app.config.get("TRUSTED_PROXIES"))  # a bad setting stops the start
-    app.extensions["qms_boundary"] = Boundary(limits.RateLimiter(
+    app.extensions["qms_boundary"] = Boundary(limits.rate_limiter(
         int(app.config.get("TICKET_GUESSES") or limits.TICKET_GUESSES),
-        limits.TICKET_GUESS_WINDOW_S))
+        limits.TICKET_GUESS_WINDOW_S, name="ticket-guess", url=app.config.get("REDIS_URL"),
+        namespace=app.config.get("REDIS_NAMESPACE") or "qms"))
     app.before_request(_check_request)
     app.after_request(_after)
     app.register_error_handler(RequestEntityTooLarge, _too_large)

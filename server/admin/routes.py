@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, render_template, request
 
 from server import config as centre_config
+from server import reload
 from server.admin_service import AdminService
 from server.api.helpers import body, current_principal, idem, int_arg, qms, requires, result
 from server.api.openapi import op, path_param, query_param, register_paths
@@ -31,7 +32,8 @@ def _wire(state) -> None:
     q = state.app.extensions["qms"]
     q.accounts.bind(q.service)
     state.app.extensions[ADMIN] = AdminService(
-        q.service, q.data_dir, on_config=lambda new: setattr(q, "config", new))
+        q.service, q.data_dir, on_config=lambda new: setattr(q, "config", new),
+        refresh=lambda: reload.check(state.app))
 
 
 def admin() -> AdminService:
