@@ -1,5 +1,6 @@
 """`qms` — the one command line: init, import-procedures, user, device, serve, demo,
-printer, kiosk, bridge, simulate."""
+printer, kiosk, bridge, simulate; the province's site, sync, backup, restore, central and
+province-demo (qms/province.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def cmd_init(args) -> int:
     from server.setup import init_centre
 
     init_centre(Path(args.data_dir), demo_centre=args.demo, force=args.force,
-                public_url=args.public_url, say=print)
+                public_url=args.public_url, say=print, site=args.site)
     return 0
 
 
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--demo", action="store_true", help="load the demo centre")
     s.add_argument("--force", action="store_true", help="overwrite centre.toml")
     s.add_argument("--public-url", default="http://127.0.0.1:5000")
+    s.add_argument("--site", help="this hall's site id for the province's central server")
     s.set_defaults(fn=cmd_init)
 
     s = sub.add_parser("import-procedures", help="import a procedure catalogue (.csv/.xlsx)")
@@ -210,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--kiosk", action=argparse.BooleanOptionalAction, default=None,
                            help="start the Kivy kiosk (default: when $DISPLAY is set)")
         s.set_defaults(fn=fn)
+    from .province import add_parsers  # site, sync, backup, restore, central, province-demo
+
+    add_parsers(sub)
     return p
 
 

@@ -42,8 +42,10 @@ def demo_password(role: str) -> str:
 
 def init_centre(data_dir: Path, *, demo_centre: bool = False, force: bool = False,
                 public_url: str = "http://127.0.0.1:5000",
-                say: Callable[[str], None] = lambda _line: None) -> dict[str, str]:
-    """Create `centre.toml` (unless present and not `force`) and the database; with
+                say: Callable[[str], None] = lambda _line: None,
+                site: str | None = None) -> dict[str, str]:
+    """Create `centre.toml` (unless present and not `force`) and the database (with its
+    random epoch, migration m010; `site` names the site it serves for the province); with
     `demo_centre`, load the demo centre: 349 procedures, users and device tokens (returned,
     and written to demo-tokens.json)."""
     data_dir = Path(data_dir)
@@ -59,6 +61,11 @@ def init_centre(data_dir: Path, *, demo_centre: bool = False, force: bool = Fals
     existed = (data_dir / DB_NAME).exists()
     store, cfg = open_store(data_dir, create=True)  # on purpose: `qms init`
     say(f"database {store.path} {'ready' if existed else 'created'}")
+    if site:
+        from .storage import identity
+
+        ident = identity.set_site(store, site)
+        say(f"site {ident['site']}, epoch {ident['epoch']}")
     tokens: dict[str, str] = {}
     if demo_centre:
         # Seeding a new centre: every row goes through the service commands (rows and audit

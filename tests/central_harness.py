@@ -5,6 +5,9 @@ test. Tests skip (with the reason) only when the PostgreSQL server binaries are 
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -14,13 +17,19 @@ _names = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
+def pg_server():
     if not postgres.available():
         pytest.skip("PostgreSQL server binaries not installed (apt-get install postgresql)")
-    server = postgres.TempPostgres(tmp_path_factory.mktemp("pg"))
-    server.start()
-    yield server
-    server.stop()
+    # its own folder, outside pytest's numbered temp folders (which other pytest runs on
+    # the machine may clean up while this session runs)
+    folder = Path(tempfile.mkdtemp(prefix="qms-pg-"))
+    server = postgres.TempPostgres(folder)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -321,3 +321,24 @@ def m009_idempotency_fingerprint(db: Database) -> None:
     """A key is bound to its request: the fingerprint (method, canonical resource, body) of
     the request that first used it; the same key with another request answers 422."""
     db.executescript("ALTER TABLE idempotency ADD COLUMN fingerprint TEXT;")
+
+
+@migrations()
+def m010_site_identity(db: Database) -> None:
+    """Which site this hall database is, for the province's central server: the site id
+    (set by `qms init --site`, read-only afterwards) and a random epoch made when the
+    database is created (a re-created database gets a new one, so the centre never merges
+    two different logs under one site). Upgraded databases get their epoch here."""
+    db.executescript(
+        """
+        CREATE TABLE site_identity (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            site TEXT,
+            epoch TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        INSERT INTO site_identity (id, site, epoch, created_at)
+            VALUES (1, NULL, lower(hex(randomblob(16))),
+                    strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+        """
+    )
