@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -270,3 +270,31 @@ def test_exact_and_aggregated_figures_agree_on_counts(client, store):
     res = client.get("/api/v1/reports/waits?from=2026-04-01&to=2026-04-30&precision=fast",
                      headers=auth(pm)).json
     assert res["total"]["issued"] == 12
+
+
+def test_the_dashboard_alerts_on_a_site_that_has_not_synced(pg_dsn):  # noqa: F811
+    later = [datetime.now(UTC)]
+    app = create_app({"DSN": pg_dsn, "TESTING": True, "CLOCK": lambda: later[0],
+                      "STALE_AFTER_MIN": 30})
+    store = app.extensions["central"].store
+    client = app.test_client()
+    try:
+        token = enrol_site(store, "xa-1", "UBND xã 1", "commune")
+        enrol_site(store, "xa-2", "UBND xã 2", "commune")
+        body = {"site": "xa-1", "epoch": EPOCH, "events": ticket_events(1, 2),
+                "hall": {"seq": 12, "clock": later[0].isoformat(),
+                         "oldest_unsent_at": "2026-05-18T01:10:00+00:00"}}
+        assert client.post("/api/v1/ingest", json=body, headers=auth(token)).status_code == 200
+        pm = login(client, store, "tinh", "province_manager")
+        sites = {s["id"]: s for s in client.get("/api/v1/sites", headers=auth(pm)).json["sites"]}
+        assert sites["xa-1"]["ok"] and sites["xa-1"]["lag_events"] == 4
+        assert sites["xa-1"]["acked_seq"] == 8 and sites["xa-1"]["lag_s"] > 0
+        assert [a["code"] for a in sites["xa-2"]["alerts"]] == ["never_synced"]
+        later[0] = datetime.now(UTC) + timedelta(minutes=31)
+        sites = {s["id"]: s for s in client.get("/api/v1/sites", headers=auth(pm)).json["sites"]}
+        assert [a["code"] for a in sites["xa-1"]["alerts"]] == ["stale"]
+        assert "30 phút" in sites["xa-1"]["alerts"][0]["message"]
+        page = client.get("/central")
+        assert page.status_code == 200 and "theo dõi các điểm" in page.get_data(as_text=True)
+    finally:
+        store.close()
