@@ -2,8 +2,7 @@
 
 The server (`server.create_app`) knows no edge; this composition root decides which
 blueprints it serves: the hall display board and phone page (`display_board`), the
-officer console and rating page (`counter`) and the site identity (`/api/v1/site`), and that
-the server follows a configuration changed by another process (the sync process)."""
+officer console and rating page (`counter`) and the site identity (`/api/v1/site`)."""
 
 from __future__ import annotations
 
@@ -20,11 +19,6 @@ def page_blueprints() -> list:
 
 
 def create_app(config: dict | None = None) -> Flask:
-    from server import config_follow
     from server.api.site import bp as site_bp
 
-    app = create_server_app(config, pages=[*page_blueprints(), site_bp])
-    # the sync process applies configuration bundles from the central server through the
-    # admin service in its own process: this server follows centre.toml
-    config_follow.install(app)
-    return app
+    return create_server_app(config, pages=[*page_blueprints(), site_bp])

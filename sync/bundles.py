@@ -8,7 +8,7 @@ version and digest, so a bundle is applied at most once even if this process die
 hall committed it. A bundle the hall refuses (e.g. it would remove a team whose tickets are
 waiting) is reported to the centre and tried again at the next check; the hall keeps the
 configuration in force. The running hall server picks a new centre.toml up
-(`server.config_follow`). Each applied bundle is kept in bundles/ of the data folder.
+(`server/reload.py`). Each applied bundle is kept in bundles/ of the data folder.
 """
 
 from __future__ import annotations
