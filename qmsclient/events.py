@@ -16,6 +16,11 @@
   that fails is tried again with the same back-off, holding newer events back meanwhile;
 * when the server's log ends before the stream's `seq` (its database was replaced) or has
   a hole, loads a fresh snapshot instead: a snapshot replaces every event up to its `seq`;
+* after `idle_poll` seconds (default 5, jittered) without a push, asks
+  GET /api/v1/events?since=<seq> itself (one request, whether or not the socket is up): a
+  push lost without a gap to show it (the last one before a quiet spell, or every push from
+  another server process while their message queue is down) is a delay of seconds, never a
+  stale state. At most one such poll per `idle_poll` seconds; a failed one is only logged;
 * `stop()` disconnects and ends its threads.
 
 Every callback - `on_snapshot(state)`, `on_event(event)`, `on_status(online)`,
@@ -25,7 +30,8 @@ queued, or every 0.5 s in a steady flood (e.g. redraw once after catching up).
 
 `stats` counts: events (delivered), snapshots, catchups (GET /events rounds), caught_up
 (events delivered from them), pushed, duplicates (pushes already delivered), overtaken
-(pushes that arrived before an earlier seq), gaps, connects, reconnects.
+(pushes that arrived before an earlier seq), gaps, connects, reconnects, polls (idle
+GET /events) and polled (events delivered from them).
 """
 
 from __future__ import annotations
@@ -62,7 +68,8 @@ class EventStream:
                  snapshot_on_reconnect: bool = False,
                  reconnect_delay: float = 0.5, reconnect_delay_max: float = 5.0,
                  connect_timeout: float = 5.0, transports: tuple[str, ...] = ("websocket",),
-                 page_size: int = 1000, name: str = "events"):
+                 page_size: int = 1000, idle_poll: float | None = 5.0,
+                 name: str = "events"):
         self.client, self.site, self.name = client, site, name
         self.on_event = on_event
         self.on_snapshot = on_snapshot
@@ -75,9 +82,10 @@ class EventStream:
                                                                  page_size)
         self.seq: int | None = None  # the last event delivered (or the snapshot's seq)
         self.online = False  # the socket is connected
+        self.idle_poll = idle_poll if idle_poll and idle_poll > 0 else None
         self.stats = dict.fromkeys(("events", "snapshots", "catchups", "caught_up", "pushed",
                                     "duplicates", "overtaken", "gaps", "connects",
-                                    "reconnects"), 0)
+                                    "reconnects", "polls", "polled"), 0)
         self._work: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._cond = threading.Condition()
@@ -99,6 +107,8 @@ class EventStream:
         self._failures = 0
         self._delivered = False  # since the last on_idle
         self._idle_at = 0.0
+        self._heard_at = time.monotonic()  # the last push (or idle poll)
+        self._poll_wait = _jitter(idle_poll or 0.0)
 
     # -- life cycle ----------------------------------------------------------------------------
     def start(self) -> EventStream:
@@ -207,6 +217,9 @@ class EventStream:
             timeout = None
             if self._retry_at is not None:
                 timeout = max(0.0, self._retry_at - time.monotonic())
+            if self.idle_poll is not None and self.seq is not None:
+                poll_in = max(0.0, self._heard_at + self._poll_wait - time.monotonic())
+                timeout = poll_in if timeout is None else min(timeout, poll_in)
             try:
                 kind, gen, item = self._work.get(timeout=timeout)
             except queue.Empty:
@@ -230,6 +243,8 @@ class EventStream:
                             self.name, exc, wait)
             else:
                 self._failures = 0
+            if self._poll_due(now):
+                self._idle_check(now)
             if self._delivered and (self._work.empty() or now - self._idle_at > 0.5):
                 self._delivered = False
                 self._idle_at = now
@@ -247,6 +262,7 @@ class EventStream:
         elif kind == "disconnect" and gen == self._gen:
             self._set_online(False)
         elif kind == "event":
+            self._heard_at = time.monotonic()
             self._receive(item)
         elif kind == "snapshot":
             self._want_snapshot = True
@@ -343,9 +359,22 @@ class EventStream:
         self._call(self.on_snapshot, state)
         self._notify()
 
-    def _catch_up(self) -> None:
-        """Deliver every stored event after `seq`, page by page."""
-        self.stats["catchups"] += 1
+    def _poll_due(self, now: float) -> bool:
+        return (self.idle_poll is not None and self.seq is not None
+                and not self._want_snapshot and not self._pending
+                and now >= self._heard_at + self._poll_wait)
+
+    def _idle_check(self, now: float) -> None:
+        """No push for `idle_poll` seconds: read the log once (see module)."""
+        self._heard_at, self._poll_wait = now, _jitter(self.idle_poll or 0.0)
+        try:
+            self._catch_up(poll=True)
+        except Exception as exc:  # the server is away too: the reconnect will catch up
+            log.debug("%s: idle poll failed (%s)", self.name, exc)
+
+    def _catch_up(self, poll: bool = False) -> None:
+        """Deliver every stored event after `seq`, page by page (`poll`: an idle check)."""
+        self.stats["polls" if poll else "catchups"] += 1
         while True:
             page = self.client.get("/events", self._params(since=self.seq,
                                                            limit=self.page_size))
@@ -366,7 +395,7 @@ class EventStream:
                                 "the state", self.name, self.seq, seq)
                     self._snapshot()
                     return
-                self.stats["caught_up"] += 1
+                self.stats["polled" if poll else "caught_up"] += 1
                 self._deliver(evt)
             if not items or not page.get("more"):
                 return

@@ -7,6 +7,13 @@
  * then delivers anything new, so a page never shows a later state before an earlier one.
  * If catching up is impossible (too far behind), it reloads the snapshot.
  *
+ * A push can also be lost without a gap to show it (the last one before a quiet spell, or
+ * every push from another server process while the message queue is down): after
+ * `idlePollMs` (default 5 s, jittered up to +40 %) without any event, it asks
+ * GET /api/v1/events?since=<seq> itself, so a lost push is a delay of seconds, never a
+ * stale board. 20 boards and 23 consoles polling every 5-7 s cost the server ~8 cheap reads
+ * a second, and only while the hall is quiet.
+ *
  *   const live = new QMSLive({token, onSnapshot, onEvent, onStatus});
  *   live.start();
  *
@@ -28,7 +35,9 @@
     this.pending = [];
     this.catchingUp = false;
     this.socket = null;
-    this.stats = { events: 0, catchups: 0, snapshots: 0, reconnects: 0 };
+    this.idlePollMs = opts.idlePollMs === undefined ? 5000 : opts.idlePollMs;  // 0: never
+    this.idleTimer = null;
+    this.stats = { events: 0, catchups: 0, snapshots: 0, reconnects: 0, polls: 0 };
   }
 
   QMSLive.prototype.api = function (path) {
@@ -84,11 +93,30 @@
       self.onStatus(/unauthorized|forbidden_room/.test(why) ? "unauthorized" : "offline");
     });
     this.socket.on("event", function (evt) { self.receive(evt); });
+    this.armIdlePoll();
     return this;
+  };
+
+  QMSLive.prototype.armIdlePoll = function () {
+    var self = this;
+    if (!this.idlePollMs) return;
+    clearTimeout(this.idleTimer);
+    // jittered: boards that went quiet together do not all ask at the same moment
+    this.idleTimer = setTimeout(function () { self.idlePoll(); },
+                                this.idlePollMs * (1 + Math.random() * 0.4));
+  };
+
+  QMSLive.prototype.idlePoll = function () {
+    if (this.seq !== null && !this.catchingUp) {
+      this.stats.polls += 1;
+      this.catchUp(true);
+    }
+    this.armIdlePoll();
   };
 
   QMSLive.prototype.receive = function (evt) {
     if (evt.site && this.site && evt.site !== this.site) return;
+    this.armIdlePoll();  // the stream is alive: no need to ask
     this.pending.push(evt);
     this.drain();
   };
@@ -111,11 +139,12 @@
     try { this.onEvent(evt); } catch (e) { if (global.console) console.error(e); }
   };
 
-  QMSLive.prototype.catchUp = function () {
+  QMSLive.prototype.catchUp = function (poll) {
+    // poll: an idle check; if it fails the next idle check tries again (no retry loop)
     var self = this;
     if (this.catchingUp) return;
     this.catchingUp = true;
-    this.stats.catchups += 1;
+    if (!poll) this.stats.catchups += 1;
     var fetchPage = function () {
       return self.api("/events?site=" + encodeURIComponent(self.site) + "&since=" + self.seq +
                       "&limit=1000").then(function (page) {
@@ -126,7 +155,7 @@
       });
     };
     fetchPage().then(function () { self.catchingUp = false; self.drain(); },
-                     function () { self.catchingUp = false; self.retryLater(); });
+                     function () { self.catchingUp = false; if (!poll) self.retryLater(); });
   };
 
   QMSLive.prototype.retryLater = function () {
