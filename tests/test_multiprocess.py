@@ -254,3 +254,32 @@ def test_failed_sign_ins_spread_over_processes_count_together(cluster):
                         json={"username": "admin", "password": PASSWORDS["admin"]},
                         timeout=10)
     assert res.status_code == 200
+
+
+def test_redis_limiter_is_shared_bounded_and_never_fails_when_redis_is_down(tmp_path):
+    import redis as redis_py
+
+    from server.limits import RedisRateLimiter
+
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        one = RedisRateLimiter(server.url, limit=3, window_s=1.0, name="t", namespace="test")
+        two = RedisRateLimiter(server.url, limit=3, window_s=1.0, name="t", namespace="test")
+        key = "10.0.0.1:" + "x" * 5000  # a made-up, very long key
+        assert [one.hit(key), two.hit(key), one.hit(key)] == [True, True, True]
+        assert not two.allow(key) and not two.hit(key) and not one.hit(key)
+        assert one.allow("someone else")
+        r = redis_py.Redis.from_url(server.url)
+        keys = r.keys("test:rl:t:*")
+        assert len(keys) == 1 and len(keys[0]) < 100  # stored hashed; allow() adds no key
+        for k in keys:
+            assert r.zcard(k) <= 4 and 0 < r.pttl(k) <= 1000  # limit + 1 entries, expiring
+        time.sleep(1.1)
+        assert one.allow(key) and one.hit(key)  # the window slid past
+        server.kill()
+        for _ in range(3):  # Redis down: answers from this process's own count, no error
+            assert isinstance(one.hit("10.0.0.2"), bool)
+        assert not one.hit("10.0.0.2") and not one.allow("10.0.0.2")
+        assert two.allow("10.0.0.2")  # per process while Redis is away
+    finally:
+        server.stop()
