@@ -1,13 +1,14 @@
 # Two entry points, both from a fresh Debian machine with Python 3.11:
 #   make demo   set up, initialise a demo centre, run the server with emulated devices
 #   make test   set up and run the whole test suite
+#   make province-demo   a central server (PostgreSQL) and three sites with simulated days
 PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 DATA ?= var/demo
 PORT ?= 5000
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo province-demo test lint bench clean
 
 $(BIN)/qms: pyproject.toml
 	@# Debian ships venv separately (python3-venv); install it when we may, else say so
@@ -22,6 +23,9 @@ venv: $(BIN)/qms
 
 demo: venv
 	$(BIN)/qms --data-dir $(DATA) demo --port $(PORT)
+
+province-demo: venv
+	$(BIN)/qms province-demo --dir var/province
 
 test: venv
 	$(BIN)/ruff check .
