@@ -16,6 +16,7 @@ from kivy.core.window import Window
 from kivy.properties import BooleanProperty, DictProperty, NumericProperty, StringProperty
 from kivy.uix.screenmanager import FadeTransition, NoTransition, ScreenManager
 
+from common.search import SearchIndex
 from hardware.printer import PrinterError, TicketPrinter
 from qmsclient import ServerError
 
@@ -23,7 +24,6 @@ from . import i18n
 from .client import CatalogueCache, LiveFeed, ServerClient
 from .flow import ISSUING, IdleClock, QueueInfo, TicketFlow
 from .printing import PrintResult, PrintService
-from .search import SearchIndex
 from .settings import KioskSettings
 from .widgets import BACKGROUND
 

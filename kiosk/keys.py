@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .telex import telex_to_vietnamese
+from common.search.telex import telex_to_vietnamese
 
 ROWS = (
     tuple("1234567890"),

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
+from common.search import SearchIndex
 from hardware.emulators.escpos_stream import decode_text, qr_payloads
 from hardware.emulators.printer_server import PrinterEmulator
 from hardware.printer import TicketPrinter
 from kiosk.client import CatalogueCache, KioskError, LiveFeed, ServerClient
 from kiosk.printing import PrintService, ticket_print
-from kiosk.search import SearchIndex
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e

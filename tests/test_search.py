@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.search import Hit, SearchIndex
-from kiosk.synonyms import Synonyms
+from common.search import Hit, SearchIndex, Synonyms
 
 CSV = Path(__file__).resolve().parents[1] / "server" / "data" / "procedures-sample.csv"
 BIRTH = "1.001193"  # Thủ tục đăng ký khai sinh

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from kiosk.synonyms import DEFAULT_PATH, Synonyms, load_synonyms
+from common.search.synonyms import DEFAULT_PATH, Synonyms, load_synonyms
 
 TEXT = """
 # comment line

@@ -2,7 +2,7 @@
 
 import pytest
 
-from kiosk.telex import telex_to_vietnamese
+from common.search.telex import telex_to_vietnamese
 
 
 @pytest.mark.parametrize(

@@ -70,16 +70,12 @@ def me():
 @bp.get("/procedures")
 @requires("procedures.read")
 def procedures():
+    from ..procedure_search import answer  # the one search engine, cached per store
+
     limit = int_arg("limit", 20, 1, 5000)
     q = request.args.get("q", "")
     field = request.args.get("field") or None
-    store = qms().store
-    with store.read():
-        if q.strip():
-            items = store.search_procedures(q, field, limit)
-        else:
-            items = store.procedures(field)[:limit]
-        return {"items": items, "count": len(items), "total": store.procedure_count()}
+    return answer(qms().store, qms().service.today(), q, field, limit)
 
 
 @bp.get("/procedures/fields")

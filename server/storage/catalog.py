@@ -1,10 +1,14 @@
-"""SQL for the procedure catalogue (part of the one storage module)."""
+"""SQL for the procedure catalogue (part of the one storage module).
+
+Searching the catalogue is not SQL: `server/procedure_search.py` answers it with the one
+search engine (`common.search`) over `procedures()`, rebuilt when `catalogue_version()`
+changes and ranked with the hall's popularity read by `procedure_uses()`."""
 
 from __future__ import annotations
 
 import json
 
-from common.text import fold, tokens
+from common.text import fold
 
 PROCEDURE_FIELDS = ("code", "name", "field", "agency", "level", "processing_days", "fee",
                     "documents", "team_id", "source")
@@ -40,29 +44,6 @@ class CatalogMixin:
             rows = self._all("SELECT * FROM procedures ORDER BY field, name")
         return [_procedure(r) for r in rows]
 
-    def search_procedures(self, query: str, field: str | None = None,
-                          limit: int = 20) -> list[dict]:
-        """Diacritic-insensitive: every folded word of the query must appear in the folded
-        name (the last word as a prefix); the code matches too. Whole-phrase and
-        start-of-name matches rank first, then shorter names."""
-        words = tokens(query)
-        phrase = fold(query)
-        where, params = [], []
-        for w in words:
-            where.append("(' ' || name_folded) LIKE ?")
-            params.append(f"% {w}%")
-        sql = "SELECT * FROM procedures WHERE (" + (" AND ".join(where) or "1") + ")"
-        if query.strip():
-            sql += " OR code = ?"
-            params.append(query.strip())
-        if field:
-            sql = f"SELECT * FROM ({sql}) WHERE field = ?"
-            params.append(field)
-        sql += (" ORDER BY (code = ?) DESC, (name_folded LIKE ?) DESC, "
-                "instr(name_folded, ?) = 0, length(name) LIMIT ?")
-        params += [query.strip(), f"%{phrase}%", phrase, limit]
-        return [_procedure(r) for r in self._all(sql, params)]
-
     def fields(self) -> list[dict]:
         return self._all("SELECT field, COUNT(*) AS count, MIN(team_id) AS team_id "
                          "FROM procedures GROUP BY field ORDER BY count DESC, field")
@@ -74,6 +55,52 @@ class CatalogMixin:
         cur = self.db.conn.execute("UPDATE procedures SET team_id = ? WHERE field = ?",
                                    (team_id, field))
         return cur.rowcount
+
+    # -- for the search engine ----------------------------------------------------------------
+    def catalogue_version(self) -> tuple:
+        """Changes whenever the catalogue does, in this process or another one on the same
+        file: rows added or replaced (their number, the newest rowid: INSERT OR REPLACE gives
+        a new one) or edited in place (the newest `config.changed` event about procedures,
+        which every import, edit and routing writes). Three index lookups."""
+        row = self.db.conn.execute(
+            "SELECT (SELECT COUNT(*) FROM procedures), (SELECT MAX(rowid) FROM procedures), "
+            "(SELECT MAX(id) FROM events WHERE type = 'config.changed' "
+            "AND json_extract(data, '$.what') = 'procedures')").fetchone()
+        return tuple(row)
+
+    def ticket_id_range(self) -> tuple[int, int]:
+        """(first, last) ticket id; (0, 0) without tickets."""
+        row = self.db.conn.execute("SELECT MIN(id), MAX(id) FROM tickets").fetchone()
+        return (row[0] or 0, row[1] or 0)
+
+    def first_ticket_id_on(self, day: str) -> int:
+        """The id of the first ticket of business day `day` or later (ids grow with time),
+        by a binary search over the primary key: a few lookups, never a scan. The last id
+        + 1 when every ticket is older."""
+        lo, hi = self.ticket_id_range()
+        a, b = lo, hi + 1
+        while a < b:
+            mid = (a + b) // 2
+            row = self.db.conn.execute(
+                "SELECT id, day FROM tickets WHERE id >= ? ORDER BY id LIMIT 1", (mid,)).fetchone()
+            if row is None or row[1] >= day:
+                b = mid
+            else:
+                a = row[0] + 1
+        return a
+
+    def procedure_uses(self, since_day: str, after_id: int, upto_id: int
+                       ) -> list[tuple[str, str, int]]:
+        """How often each procedure was chosen: (procedure code, business day, tickets) for
+        the tickets with `after_id` < id <= `upto_id` issued on `since_day` or later. One
+        read query over a range of the primary key, so a caller can read the history once
+        and then only the tickets issued since (`server/procedure_search.py`)."""
+        rows = self.db.conn.execute(
+            "SELECT procedure_code, day, COUNT(*) FROM tickets "
+            "WHERE id > ? AND id <= ? AND day >= ? AND procedure_code IS NOT NULL "
+            "AND procedure_code != '' GROUP BY procedure_code, day",
+            (after_id, upto_id, since_day)).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
 
 
 def _procedure(row: dict) -> dict:

@@ -1,4 +1,4 @@
-"""Admin-editable synonym list for the kiosk procedure search.
+"""Admin-editable synonym list for the procedure search (kiosk and server).
 
 Citizens type everyday words ("bằng lái", "sổ đỏ"); procedure names use official
 wording ("giấy phép lái xe", "giấy chứng nhận quyền sử dụng đất"). A synonym list
@@ -11,9 +11,9 @@ maps the former to the latter. Format, one rule per line, plain UTF-8 text::
 
 "|" separates alternatives on both sides; an empty right-hand side drops the
 words (filler words such as "xin"). Matching is on folded words (see
-`hardware.vntext.fold`), so "bang lai" triggers the same rule as "bằng lái".
+`common.text.fold`), so "bang lai" triggers the same rule as "bằng lái".
 
-`load_synonyms()` returns the built-in list shipped as `kiosk/synonyms.txt`;
+`load_synonyms()` returns the built-in list shipped as `common/search/synonyms.txt`;
 `load_synonyms(text_or_path)` reads an edited list. Bad lines are skipped and
 reported in `Synonyms.errors` so an admin page can show them.
 """
@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.text import nfc
-from kiosk.textindex import search_words as tokens
+
+from .textindex import search_words as tokens
 
 DEFAULT_PATH = Path(__file__).with_name("synonyms.txt")
 
@@ -115,19 +116,28 @@ class Synonyms:
         return cls.from_text("\n".join(f"{lhs} = {rhs}" for lhs, rhs in items))
 
     def find(self, words: Sequence[str], last_incomplete: bool = False) -> list[Match]:
-        """Non-overlapping rule matches in `words`, longest first, left to right."""
-        found: list[Match] = []
-        i, n = 0, len(words)
-        while i < n:
-            match = self._match_at(words, i, last_incomplete)
-            if match is None:
-                i += 1
-            else:
-                found.append(match)
-                i = match.end
-        return found
+        """Non-overlapping rule matches in `words`, left to right, chosen so that they
+        cover as many words as possible (then: as few rules as possible, longest first).
+        "làm khai sinh cho con" is "làm" (a filler) + "khai sinh cho con", not "làm khai
+        sinh" + two words no rule knows."""
+        n = len(words)
+        if not n:
+            return []
+        options = [self._matches_at(words, i, last_incomplete) for i in range(n)]
+        # best[i]: (covered words, -rules) of the best choice for words[i:], and its matches
+        best: list[tuple[tuple[int, int], list[Match]]] = [((0, 0), [])] * (n + 1)
+        for i in range(n - 1, -1, -1):
+            choice, skipped = best[i + 1], True
+            for m in options[i]:  # ties: a match here (the longest) rather than later
+                (covered, rules), rest = best[m.end]
+                cand = ((covered + m.end - m.start, rules - 1), [m, *rest])
+                if cand[0] > choice[0] or (skipped and cand[0] == choice[0]):
+                    choice, skipped = cand, False
+            best[i] = choice
+        return best[0][1]
 
-    def _match_at(self, words: Sequence[str], i: int, last_incomplete: bool) -> Match | None:
+    def _matches_at(self, words: Sequence[str], i: int, last_incomplete: bool) -> list[Match]:
+        """Every rule that matches at word `i`, longest first."""
         n = len(words)
         candidates = self._by_first.get(words[i], [])
         if last_incomplete and i == n - 1:
@@ -137,19 +147,27 @@ class Synonyms:
                 if first != words[i] and first.startswith(words[i]) and len(words[i]) >= 2
                 for r in bucket
             ]
+        found: list[Match] = []
         for rule in candidates:
             k = len(rule.lhs)
             if i + k > n:
                 continue
             if tuple(words[i:i + k]) == rule.lhs:
-                return Match(i, i + k, rule, partial=False)
-            if (
+                found.append(Match(i, i + k, rule, partial=False))
+            elif (
                 last_incomplete and i + k == n
                 and tuple(words[i:n - 1]) == rule.lhs[:-1]
                 and rule.lhs[-1].startswith(words[n - 1])
             ):
-                return Match(i, i + k, rule, partial=True)
-        return None
+                found.append(Match(i, i + k, rule, partial=True))
+        # one match per end position: the first rule listed for the longest words
+        seen: set[int] = set()
+        out = []
+        for m in found:
+            if m.end not in seen:
+                seen.add(m.end)
+                out.append(m)
+        return out
 
 
 def load_synonyms(source: Synonyms | str | os.PathLike[str] | None = None) -> Synonyms:

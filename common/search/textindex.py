@@ -1,25 +1,42 @@
-"""Low-level word index used by `kiosk.search`: postings, prefixes, bigrams, typos.
+"""Low-level word index used by `common.search.engine`: postings, prefixes, bigrams, typos.
 
 Pure Python, built once per catalogue. Documents are integer ids; words are
-folded (`hardware.vntext.tokens`). Every lookup returns shared sets that the
+folded (`common.text.tokens`). Every lookup returns shared sets that the
 caller must not modify.
 """
 
 from __future__ import annotations
 
 import bisect
+import re
+import unicodedata
 from collections.abc import Sequence
 
-from common.text import tokens
+from common.text import strip_marks, tokens
 
 EMPTY: frozenset[int] = frozenset()
 MIN_FUZZY_LEN = 4  # words shorter than this are never typo-corrected
+
+# common.text.fold, letter by letter for the Latin letters and combining marks Vietnamese
+# uses: a catalogue of 6,000 names is folded ~10x faster than by decomposing each letter.
+_FOLD_TABLE = {cp: strip_marks(chr(cp)) for r in ((0xC0, 0x250), (0x300, 0x370),
+                                                 (0x1E00, 0x1F00))
+               for cp in range(*r) if strip_marks(chr(cp)) != chr(cp)}
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def folded_words(text: str) -> list[str]:
+    """`common.text.tokens(text)`, faster for Vietnamese text."""
+    plain = unicodedata.normalize("NFC", text or "").translate(_FOLD_TABLE)
+    if plain.isascii():
+        return _NON_WORD.sub(" ", plain.lower()).split()
+    return tokens(text)  # letters outside the table: the slow, general path
 
 
 def search_words(text: str) -> list[str]:
     """Folded words for matching, with "y" read as "i" so that the two accepted
     spellings "ký"/"kí", "lý"/"lí", "quý"/"quí" find each other."""
-    return [word.replace("y", "i") for word in tokens(text)]
+    return [word.replace("y", "i") for word in folded_words(text)]
 
 
 def within_one_edit(a: str, b: str) -> bool:
@@ -42,6 +59,19 @@ def within_one_edit(a: str, b: str) -> bool:
     return a[i:] == b[i + 1:]  # b has one extra letter
 
 
+# Initial consonants that sound alike in one region or another and are often confused in
+# writing: "tạm chú" for "tạm trú", "xổ" for "sổ", "giấy"/"dấy"/"rấy", "lăm"/"năm".
+_ALIKE = (("tr", "ch"), ("gi", "d"), ("s", "x"), ("r", "d"), ("n", "l"))
+
+
+def _sound(word: str) -> str:
+    """The word with its initial consonant replaced by a look-alike class."""
+    for spelled, heard in _ALIKE:
+        if word.startswith(spelled):
+            return heard + word[len(spelled):]
+    return word
+
+
 def _deletions(word: str) -> set[str]:
     return {word[:i] + word[i + 1:] for i in range(len(word))}
 
@@ -62,6 +92,11 @@ class WordIndex:
             w: {v: frozenset(s) for v, s in nxt.items()} for w, nxt in bigrams.items()
         }
         self.sorted_words: list[str] = sorted(self.postings)
+        before: dict[str, set[str]] = {}
+        for first, nxt in self.bigrams.items():
+            for second in nxt:
+                before.setdefault(second, set()).add(first)
+        self.before: dict[str, frozenset[str]] = {w: frozenset(s) for w, s in before.items()}
         # Symmetric-deletion map for one-edit typo lookup (SymSpell, distance 1).
         self._deletes: dict[str, set[str]] = {}
         for word in self.sorted_words:
@@ -109,6 +144,37 @@ class WordIndex:
             found.update(self._deletes.get(key, ()))
         found.discard(word)
         return frozenset(w for w in found if len(w) >= MIN_FUZZY_LEN - 1 and within_one_edit(w, word))
+
+    def near_in_context(self, word: str, left: frozenset[str] | set[str],
+                        right: frozenset[str] | set[str], incomplete: bool) -> frozenset[str]:
+        """Indexed words one edit away from `word` -- also short ones ("snh" -> "sinh",
+        "hn" -> "hon", "sap" -> "sao") -- that directly follow a word of `left` or precede
+        a word of `right` in some document. The neighbours keep short corrections from
+        guessing: "khai snh" can only become a word that comes after "khai". A neighbour
+        whose first consonant sounds alike also counts ("tạm chú" -> "tạm trú"). A word
+        still being typed (`incomplete`) may also be one edit from the start of a
+        neighbour."""
+        if len(word) < 2:
+            return frozenset()
+        found: set[str] = set()
+        for lw in left:
+            found.update(self.bigrams.get(lw, ()))
+        for rw in right:
+            found.update(self.before.get(rw, ()))
+        found.discard(word)
+        n = len(word)
+        sound = _sound(word)
+        out = set()
+        for cand in found:
+            if len(cand) < 3:
+                continue
+            if within_one_edit(cand, word) or _sound(cand) == sound:
+                out.add(cand)
+            elif incomplete and len(cand) > n and any(
+                    within_one_edit(cand[:k], word) for k in (n - 1, n, n + 1)
+                    if n >= 3 and k <= len(cand)):
+                out.add(cand)
+        return frozenset(out)
 
     def split(self, word: str, last_incomplete: bool) -> tuple[str, str] | None:
         """Split a run-together word ("khaisinh") into two indexed words.

@@ -1,8 +1,9 @@
-"""Telex input for the kiosk's on-screen keyboard: "ddawng kys" -> "đăng ký".
+"""Telex input: "ddawng kys" -> "đăng ký".
 
-The keyboard keeps the raw keys the citizen pressed and shows
-`telex_to_vietnamese(raw)`. Search itself ignores diacritics, so this only makes
-the typed box look right. Rules (the common Telex subset):
+The kiosk's on-screen keyboard keeps the raw keys the citizen pressed and shows
+`telex_to_vietnamese(raw)`. The search engine also reads a word it does not know as
+Telex ("tamj truus" finds "tạm trú"), for a phone or a keyboard whose Vietnamese input
+method is off. Rules (the common Telex subset):
 
 * aa -> â, ee -> ê, oo -> ô, dd -> đ (the second key may come later in the word:
   "caan" and "cana" both give "cân");
