@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Blueprint, Flask, has_app_context, jsonify, request
+from flask import Blueprint, Flask, current_app, has_app_context, jsonify, request
 from flask_socketio import SocketIO
 from werkzeug.exceptions import HTTPException
 
@@ -74,6 +74,7 @@ def publish(events: list[dict]) -> None:
         if rooms:
             socketio.emit("event", public, to=rooms)
     if accounts_changed and has_app_context():
+        current_app.extensions["qms"].accounts.forget_principals()
         revalidate()  # a password changed or a token was revoked: drop its open sockets
 
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -38,6 +40,10 @@ USER_ROLES = ("officer", "manager", "admin")
 DEVICE_KINDS = ("kiosk", "display", "bridge")
 SESSION_HOURS = 12
 RATING_TOKEN_HOURS = 12
+# a checked token is trusted this long without a look-up (other processes' sign-outs and
+# revocations take effect within it); at most this many are remembered
+PRINCIPAL_TTL_S = 2.0
+PRINCIPAL_CACHE_SIZE = 1024
 # failed sign-ins per minute: one address and one username / one address, any username /
 # one username, from any address (guesses spread over accounts or over addresses)
 FAILURES_PER_PAIR = 10
@@ -169,13 +175,35 @@ class Accounts:
         self.username_limiter = limiter("signin-user", FAILURES_PER_USERNAME, LOGIN_WINDOW_S)
         self.public_limiter = limiter("public", 120, 60)
 
+        # token hash -> (monotonic deadline, principal, session expiry): a token checked
+        # less than PRINCIPAL_TTL_S ago is not looked up again (two queries and a row →
+        # principal were ~10 % of a command's CPU, issue #14). Dropped at once on every
+        # accounts command of this process (sign-out, password change, deactivation,
+        # revocation), on every users/devices `config.changed` it publishes, and whenever
+        # the database's accounts version (bumped by triggers on sessions, users and
+        # devices, whoever writes: another process, `qms user add`) changes: one tiny
+        # query per request instead of two. The TTL bounds what a missed bump could cost.
+        self._principals: OrderedDict[str, tuple[float, Principal, str | None]] = \
+            OrderedDict()
+        self._principals_version: int | None = None
+
     def bind(self, queue: QueueService) -> None:
         self.queue = queue
+
+    def forget_principals(self, token_hash: str | None = None) -> None:
+        """Drop one cached principal (by token hash), or all of them."""
+        if token_hash is None:
+            self._principals.clear()
+        else:
+            self._principals.pop(token_hash, None)
 
     def _run(self, fn, idem=None) -> tuple[int, dict | None]:
         if self.queue is None:
             raise RuntimeError("Accounts has no write path: pass queue= or call bind()")
-        return self.queue.run(fn, idem)
+        try:
+            return self.queue.run(fn, idem)
+        finally:
+            self._principals.clear()
 
     def _now(self) -> str:
         return self.clock().isoformat(timespec="milliseconds")
@@ -365,18 +393,44 @@ class Accounts:
         return self._run(cmd)[1]
 
     # -- reads ----------------------------------------------------------------------------
-    def principal(self, token: str | None) -> Principal | None:
+    def principal(self, token: str | None, fresh: bool = False) -> Principal | None:
+        """Who holds `token` (None: nobody). Answers from a short cache (PRINCIPAL_TTL_S)
+        unless `fresh`."""
         if not token:
             return None
         digest = hash_token(token)
-        with self.store.read():
-            if token.startswith("r_"):
+        if token.startswith("r_"):  # a rating pad's narrow token: never cached
+            with self.store.read():
                 return self._rating_principal(digest)
+        with self.store.read():
+            version = self.store.accounts_version()
+        if version != self._principals_version:
+            self._principals.clear()
+            self._principals_version = version
+        if not fresh:
+            hit = self._principals.get(digest)
+            if hit is not None:
+                deadline, principal, expires = hit
+                if time.monotonic() < deadline and (expires is None or self._now() < expires):
+                    return principal
+                self._principals.pop(digest, None)
+        found = self._lookup(token, digest)
+        if found is not None:
+            principal, expires = found
+            if len(self._principals) >= PRINCIPAL_CACHE_SIZE:
+                self._principals.popitem(last=False)
+            self._principals[digest] = (time.monotonic() + PRINCIPAL_TTL_S, principal, expires)
+            return principal
+        return None
+
+    def _lookup(self, token: str, digest: str) -> tuple[Principal, str | None] | None:
+        """(principal, session expiry) of a user's or device's token, from the database."""
+        with self.store.read():
             if token.startswith("d_"):
                 dev = self.store.device_by_token(digest)
                 if dev:
                     return Principal("device", dev["name"], dev["kind"], dev["site"],
-                                     dev["counters"], token_hash=digest)
+                                     dev["counters"], token_hash=digest), None
                 return None
             sess = self.store.session(digest, self._now())
             if not sess:
@@ -384,8 +438,9 @@ class Accounts:
             user = self.store.user(sess["username"])
             if not user or not user["active"]:
                 return None
-            return Principal("user", user["username"], user["role"], "main", user["counters"],
-                             seated=sess["counter"], token_hash=digest)
+            return (Principal("user", user["username"], user["role"], "main",
+                              user["counters"], seated=sess["counter"], token_hash=digest),
+                    sess.get("expires_at"))
 
     def _rating_principal(self, digest: str) -> Principal | None:
         row = self.store.rating_token(digest, self._now())

@@ -38,6 +38,10 @@ class AccountsMixin:
             "INSERT INTO sessions (token_hash, username, counter, created_at, expires_at) "
             "VALUES (?,?,?,?,?)", (token_hash, username, counter, at, expires_at))
 
+    def accounts_version(self) -> int:
+        """Bumped whenever a session ends or a user or device changes (migration m012)."""
+        return self.db.conn.execute("SELECT n FROM accounts_version").fetchone()[0]
+
     def session(self, token_hash: str, now: str) -> dict | None:
         return self._one("SELECT * FROM sessions WHERE token_hash = ? AND expires_at > ?",
                          (token_hash, now))

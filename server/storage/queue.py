@@ -117,17 +117,11 @@ class QueueMixin:
         return {r["team_id"]: r for r in rows}
 
     def waiting_totals(self, site: str, day: str) -> dict[int, int]:
-        """Waiting tickets per team (answered from the queue index alone)."""
-        key = ("waiting_totals", site, day)
-        if self._in_write and key in self.memo:  # same transaction, no ticket written since
-            return dict(self.memo[key])
+        """Waiting tickets per team: one small table kept by triggers (migration m011)."""
         rows = self.db.conn.execute(
-            "SELECT team_id, COUNT(*) FROM tickets WHERE site=? AND day=? AND status='waiting'"
-            " GROUP BY team_id", (site, day)).fetchall()
-        totals = {r[0]: r[1] for r in rows}
-        if self._in_write:
-            self.memo[key] = totals
-        return dict(totals)
+            "SELECT team_id, waiting FROM queue_waiting WHERE site=? AND day=? AND waiting > 0",
+            (site, day)).fetchall()
+        return {r[0]: r[1] for r in rows}
 
     def open_counters(self, numbers: list[int]) -> int:
         return self._value(

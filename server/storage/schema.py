@@ -342,3 +342,79 @@ def m010_site_identity(db: Database) -> None:
                     strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
         """
     )
+
+
+@migrations()
+def m011_queue_waiting_counts(db: Database) -> None:
+    """Waiting tickets per (site, day, team), kept by triggers in the same transaction as
+    the ticket row: every event carries the waiting totals, and counting them (a COUNT per
+    team over the queue index) cost 9-14 % of a command's CPU, growing with the queue
+    (issue #14). Triggers keep it right whoever writes (every process, restore, tests)."""
+    db.executescript(
+        """
+        CREATE TABLE queue_waiting (
+            site TEXT NOT NULL,
+            day TEXT NOT NULL,
+            team_id INTEGER NOT NULL,
+            waiting INTEGER NOT NULL,
+            PRIMARY KEY (site, day, team_id)
+        ) WITHOUT ROWID;
+        INSERT INTO queue_waiting (site, day, team_id, waiting)
+            SELECT site, day, team_id, COUNT(*) FROM tickets WHERE status = 'waiting'
+            GROUP BY site, day, team_id;
+        CREATE TRIGGER queue_waiting_insert AFTER INSERT ON tickets
+        WHEN NEW.status = 'waiting' BEGIN
+            INSERT INTO queue_waiting (site, day, team_id, waiting)
+                VALUES (NEW.site, NEW.day, NEW.team_id, 1)
+                ON CONFLICT (site, day, team_id) DO UPDATE SET waiting = waiting + 1;
+        END;
+        CREATE TRIGGER queue_waiting_delete AFTER DELETE ON tickets
+        WHEN OLD.status = 'waiting' BEGIN
+            UPDATE queue_waiting SET waiting = waiting - 1
+                WHERE site = OLD.site AND day = OLD.day AND team_id = OLD.team_id;
+        END;
+        CREATE TRIGGER queue_waiting_update AFTER UPDATE OF status, team_id, site, day
+        ON tickets
+        WHEN (OLD.status = 'waiting') != (NEW.status = 'waiting')
+          OR (OLD.status = 'waiting' AND (OLD.team_id != NEW.team_id OR OLD.site != NEW.site
+                                          OR OLD.day != NEW.day)) BEGIN
+            UPDATE queue_waiting SET waiting = waiting - 1
+                WHERE OLD.status = 'waiting' AND site = OLD.site AND day = OLD.day
+                  AND team_id = OLD.team_id;
+            INSERT INTO queue_waiting (site, day, team_id, waiting)
+                SELECT NEW.site, NEW.day, NEW.team_id, 1 WHERE NEW.status = 'waiting'
+                ON CONFLICT (site, day, team_id) DO UPDATE SET waiting = waiting + 1;
+        END;
+        """
+    )
+
+
+@migrations()
+def m012_accounts_version(db: Database) -> None:
+    """A number bumped (by triggers, whoever writes) whenever a session ends or a user or
+    device changes: a server process trusts the principals it has cached only while it is
+    unchanged, so a sign-out, password change, deactivation or revocation in any process
+    takes effect on the next request (issue #14: the token cache)."""
+    db.executescript(
+        """
+        CREATE TABLE accounts_version (id INTEGER PRIMARY KEY CHECK (id = 1),
+                                       n INTEGER NOT NULL);
+        INSERT INTO accounts_version (id, n) VALUES (1, 0);
+        CREATE TRIGGER accounts_version_session_end AFTER DELETE ON sessions BEGIN
+            UPDATE accounts_version SET n = n + 1 WHERE id = 1; END;
+        CREATE TRIGGER accounts_version_user_update AFTER UPDATE ON users BEGIN
+            UPDATE accounts_version SET n = n + 1 WHERE id = 1; END;
+        CREATE TRIGGER accounts_version_user_delete AFTER DELETE ON users BEGIN
+            UPDATE accounts_version SET n = n + 1 WHERE id = 1; END;
+        CREATE TRIGGER accounts_version_device_update AFTER UPDATE ON devices BEGIN
+            UPDATE accounts_version SET n = n + 1 WHERE id = 1; END;
+        CREATE TRIGGER accounts_version_device_delete AFTER DELETE ON devices BEGIN
+            UPDATE accounts_version SET n = n + 1 WHERE id = 1; END;
+        -- INSERT OR REPLACE (qms user add / device add on an existing name) replaces the
+        -- row without firing DELETE triggers: count every insert as a change too
+        CREATE TRIGGER accounts_version_user_insert AFTER INSERT ON users BEGIN
+            UPDATE accounts_version SET n = n + 1 WHERE id = 1; END;
+        CREATE TRIGGER accounts_version_device_insert AFTER INSERT ON devices BEGIN
+            UPDATE accounts_version SET n = n + 1 WHERE id = 1; END;
+        """
+    )
