@@ -1,6 +1,7 @@
 """Web pages of the display area and the announcement audio endpoint.
 
-- `/display` (`?team=` for one team's board): the hall board for a TV in Chromium kiosk
+- `/display` (`?team=` for one team's board, `?layout=counters` for one large row per open
+  counter): the hall board for a TV in Chromium kiosk
   mode. An HTML shell: it authenticates in JS with a display device token
   (`?token=` or `#token=`, kept in localStorage) and is fed by `qms-live.js`.
 - `/t/<token>`: a citizen's ticket on the phone (the QR code's target); rendered on the
@@ -29,6 +30,7 @@ bp = Blueprint("display_board", __name__, template_folder="templates",
                static_folder="static", static_url_path="/board-static")
 
 LANGS = ("vi", "en")
+LAYOUTS = ("hall", "counters")
 RECALL_PREFIX = {"vi": "Xin nhắc lại. ", "en": "Calling again: "}
 
 
@@ -36,7 +38,13 @@ RECALL_PREFIX = {"vi": "Xin nhắc lại. ", "en": "Calling again: "}
 @bp.get("/display")
 def display():
     team = request.args.get("team", type=int)
-    resp = Response(render_template("display_board/display.html", team=team))
+    # the board's layout, chosen per TV in its URL: "hall" (default: last call, recent
+    # calls, counters, waiting) or "counters" (one large row per open counter)
+    layout = request.args.get("layout", "hall")
+    if layout not in LAYOUTS:
+        layout = "hall"
+    resp = Response(render_template("display_board/display.html", team=team, layout=layout,
+                                    tz=qms().config.timezone))
     resp.headers["Cache-Control"] = "no-store"
     return resp
 

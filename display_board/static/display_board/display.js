@@ -14,6 +14,9 @@
   var params = new URLSearchParams(location.search);
   var hash = new URLSearchParams(location.hash.replace(/^#/, ""));
   var teamFilter = document.body.getAttribute("data-team");
+  var layout = document.body.getAttribute("data-layout") || "hall";
+  // the centre's time zone (centre.toml), never the TV's own
+  var timeZone = document.body.getAttribute("data-tz") || undefined;
   teamFilter = teamFilter ? parseInt(teamFilter, 10) : null;
   var sound = params.get("sound") !== "0";
   var langs = (params.get("lang") || "vi").split(/[ ,+]/).filter(function (l) {
@@ -70,13 +73,30 @@
   // -- clock -------------------------------------------------------------------------
   var localDay = null;
   var DAYS = ["Chủ nhật", "Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy"];
+  var WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
   function pad(n) { return (n < 10 ? "0" : "") + n; }
+  var fmt = null;
+  try {
+    fmt = new Intl.DateTimeFormat("en-GB", { timeZone: timeZone, year: "numeric", month: "2-digit",
+      day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", weekday: "short",
+      hour12: false });
+  } catch (e) { fmt = null; }  // an unknown zone: the TV's own
+  function wallClock(ms) {
+    var d = new Date(ms);
+    if (!fmt) {
+      return { y: d.getFullYear(), mo: d.getMonth() + 1, d: d.getDate(), h: d.getHours(),
+               mi: d.getMinutes(), s: d.getSeconds(), wd: d.getDay() };
+    }
+    var p = {};
+    fmt.formatToParts(d).forEach(function (x) { p[x.type] = x.value; });
+    return { y: +p.year, mo: +p.month, d: +p.day, h: (+p.hour) % 24, mi: +p.minute, s: +p.second,
+             wd: WEEKDAYS.indexOf(p.weekday) };
+  }
   function tick() {
-    var d = new Date(serverNow());
-    $("time").textContent = pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
-    $("date").textContent = DAYS[d.getDay()] + ", " + pad(d.getDate()) + "/" + pad(d.getMonth() + 1) +
-      "/" + d.getFullYear();
-    var day = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
+    var w = wallClock(serverNow());
+    $("time").textContent = pad(w.h) + ":" + pad(w.mi) + ":" + pad(w.s);
+    $("date").textContent = DAYS[w.wd] + ", " + pad(w.d) + "/" + pad(w.mo) + "/" + w.y;
+    var day = w.y + "-" + pad(w.mo) + "-" + pad(w.d);
     if (localDay === null) localDay = day;
     else if (day !== localDay) {  // past midnight: a fresh snapshot (yesterday's calls go)
       localDay = day;
@@ -85,17 +105,33 @@
   }
 
   // -- rendering ---------------------------------------------------------------------
-  function renderNow(flash) {
+  // The flash after a call: the box switches between white on dark red and navy on yellow
+  // every 300 ms, 12 times (3.6 s); no fading, so the number keeps its contrast throughout.
+  // `flash` marks a running flash (removing it stops the flash).
+  var FLASH_STEP_MS = 300, FLASH_STEPS = 12;
+  function flash(box) {
+    if (!box) return;
+    if (box._flashTimer) clearInterval(box._flashTimer);
+    var step = 0;
+    box.classList.add("flash", "flash-on");
+    box._flashTimer = setInterval(function () {
+      step += 1;
+      if (step >= FLASH_STEPS || !box.classList.contains("flash") || !box.isConnected) {
+        clearInterval(box._flashTimer);
+        box._flashTimer = null;
+        box.classList.remove("flash", "flash-on");
+        return;
+      }
+      box.classList.toggle("flash-on", step % 2 === 0);
+    }, FLASH_STEP_MS);
+  }
+
+  function renderNow(doFlash) {
     var c = state.calls[0];
     $("nowNumber").textContent = c ? c.number : "----";
     $("nowCounter").textContent = c ? c.counter : "--";
     $("nowRecall").hidden = !(c && c.type === "ticket.recalled");
-    if (flash) {
-      var box = $("now");
-      box.classList.remove("flash");
-      void box.offsetWidth; // restart the animation
-      box.classList.add("flash");
-    }
+    if (doFlash && layout === "hall") flash($("now"));
   }
 
   function renderCalls() {
@@ -111,17 +147,34 @@
     list.replaceChildren(frag);
   }
 
+  // what a counter shows: its number being called or served, or in words why there is none
+  // (an open counter with nobody: "Sẵn sàng", ready for the next number)
+  function counterLabel(c) {
+    var t = c.ticket;
+    if (c.status === "closed") return { cls: "closed", vi: "Đóng", en: "Closed" };
+    if (c.status === "paused") return { cls: "paused", vi: "Tạm dừng", en: "Paused" };
+    if (t && (t.status === "called" || t.status === "serving")) {
+      return { cls: t.status, vi: String(t.number), en: null };
+    }
+    return { cls: "idle", vi: "Sẵn sàng", en: "Ready" };
+  }
+
+  function setLabel(node, label) {
+    node.textContent = label.vi;
+    if (label.en) node.appendChild(el("span", "en", " · " + label.en));
+  }
+
   function renderCounter(n) {
     var c = state.counters[n];
-    if (!c || !c.tile) return;
-    var t = c.ticket, cls = "tile ", label;
-    if (c.status === "closed") { cls += "closed"; label = "Đóng · Closed"; }
-    else if (c.status === "paused") { cls += "paused"; label = "Tạm dừng · Paused"; }
-    else if (t && (t.status === "called" || t.status === "serving")) {
-      cls += t.status; label = String(t.number);
-    } else { cls += "idle"; label = "—"; }
-    c.tile.className = cls;
-    c.tile.lastChild.textContent = label;
+    if (!c) return;
+    var label = counterLabel(c);
+    if (c.tile) {
+      var wasShown = c.tile.className.indexOf("closed") < 0;
+      c.tile.className = "tile " + label.cls;
+      setLabel(c.tile.lastChild, label);
+      if (wasShown !== (label.cls !== "closed")) fitTiles();
+    }
+    if (layout === "counters") renderRows();
   }
 
   function renderCounters() {
@@ -133,12 +186,97 @@
       c.tile = el("div", "tile");
       c.tile.setAttribute("data-counter", n);
       c.tile.appendChild(el("span", "cn", "Quầy " + n));
-      c.tile.appendChild(el("span", "tn", "—"));
+      c.tile.appendChild(el("span", "tn", ""));
       frag.appendChild(c.tile);
-      renderCounter(n);
     });
     box.replaceChildren(frag);
+    state.counterOrder.forEach(function (n) { if (state.counters[n].tile) renderCounter(n); });
+    fitTiles();
   }
+
+  // the smallest text on the board (display.css --min: 4 % of the height, of the width on a
+  // portrait TV)
+  function minTextPx() {
+    var portrait = window.innerHeight > window.innerWidth;
+    return 0.04 * (portrait ? window.innerWidth : window.innerHeight);
+  }
+
+  // as many columns as give the largest tiles for the counters shown (closed ones are not)
+  function fitTiles() {
+    var box = $("counters");
+    var n = box.querySelectorAll(".tile:not(.closed)").length;
+    var empty = box.parentNode.querySelector(".tiles-empty");
+    if (!n && !empty) {
+      empty = el("div", "tiles-empty", "Chưa có quầy mở");
+      box.parentNode.appendChild(empty);
+    }
+    if (empty) empty.hidden = n > 0;
+    if (!n) return;
+    var w = box.clientWidth, h = box.clientHeight;
+    var minPx = minTextPx();
+    var best = 1, bestK = 0;
+    for (var cols = 1; cols <= n; cols++) {
+      var rows = Math.ceil(n / cols);
+      // a tile needs about 5.2 min-sizes across ("Tạm dừng") and 2.3 down
+      var k = Math.min((w / cols) / (5.2 * minPx), (h / rows) / (2.4 * minPx));
+      if (k > bestK) { bestK = k; best = cols; }
+    }
+    box.style.setProperty("--cols", best);
+    box.style.setProperty("--tile-k", Math.max(0.8, Math.min(2, bestK)).toFixed(2));
+  }
+
+  // -- the per-counter layout: one large row per open (or paused) counter ---------------------
+  var rowsShown = "";
+  function renderRows() {
+    var box = $("rows");
+    var open = state.counterOrder.map(function (n) { return state.counters[n]; })
+      .filter(function (c) { return counterMine(c) && c.status !== "closed"; });
+    var key = open.map(function (c) { return c.number; }).join(",");
+    if (key !== rowsShown) {  // the set of rows changed: rebuild and fit
+      rowsShown = key;
+      var frag = document.createDocumentFragment();
+      open.forEach(function (c) {
+        var row = el("div", "row");
+        row.setAttribute("data-counter", c.number);
+        row.appendChild(el("span", "cn", "QUẦY " + c.number));
+        row.appendChild(el("span", "arrow", "→"));
+        row.appendChild(el("span", "tn", ""));
+        frag.appendChild(row);
+      });
+      if (!open.length) frag.appendChild(el("div", "rows-empty", "Chưa có quầy mở"));
+      box.replaceChildren(frag);
+      fitRows(open.length);
+    }
+    open.forEach(function (c) {
+      var row = box.querySelector('.row[data-counter="' + c.number + '"]');
+      var label = counterLabel(c);
+      var flashing = row.classList.contains("flash");
+      row.className = "row " + label.cls + (flashing ? " flash" : "") +
+        (row.classList.contains("flash-on") ? " flash-on" : "");
+      setLabel(row.lastChild, label);
+    });
+  }
+
+  function fitRows(n) {
+    var box = $("rows");
+    if (!n) return;
+    var w = box.clientWidth, h = box.clientHeight, best = 1, bestFont = 0;
+    for (var cols = 1; cols <= Math.min(n, 4); cols++) {
+      var rows = Math.ceil(n / cols);
+      // "QUẦY 12 → 1023" is about 8.5 em wide; a row is 1.3 em high
+      var font = Math.min((w / cols) / 8.5, (h / rows) / 1.3);
+      if (font > bestFont) { bestFont = font; best = cols; }
+    }
+    box.style.setProperty("--cols", best);
+    box.style.setProperty("--rows", Math.ceil(n / best));
+    box.style.setProperty("--row-font", Math.floor(bestFont) + "px");
+  }
+
+  window.addEventListener("resize", function () {
+    fitTiles();
+    rowsShown = "";
+    if (layout === "counters") renderRows();
+  });
 
   function renderTeams() {
     var body = $("teams");
@@ -183,12 +321,20 @@
                                    ticket: c.ticket, tile: null };
       state.counterOrder.push(c.number);
     });
-    state.calls = s.last_calls.filter(function (c) { return mine(c.team_id); })
-      .slice(0, MAX_CALLS);
+    var seen = {};
+    state.calls = s.last_calls.filter(function (c) {
+      // a recall is the same call again: one row (the latest, marked), never two
+      var key = c.number + "@" + c.counter;
+      if (!mine(c.team_id) || seen[key]) return false;
+      seen[key] = true;
+      return true;
+    }).slice(0, MAX_CALLS);
     renderNow(false);
     renderCalls();
     renderCounters();
     renderTeams();
+    rowsShown = "";
+    if (layout === "counters") renderRows();
   }
 
   // -- events ------------------------------------------------------------------------
@@ -206,11 +352,21 @@
       case "ticket.recalled":
         if (c) { c.ticket = evt.ticket; c.status = "open"; renderCounter(c.number); }
         if (!mine(evt.team_id) && !(c && counterMine(c))) break;
+        // a recall updates the call's row (moved to the top, marked ↻): no second row
+        for (var i = state.calls.length - 1; i >= 0; i--) {
+          var old = state.calls[i];
+          if (old.number === evt.ticket.number && old.counter === evt.counter) {
+            state.calls.splice(i, 1);
+          }
+        }
         state.calls.unshift({ seq: evt.seq, at: evt.at, type: evt.type, number: evt.ticket.number,
                               counter: evt.counter, team_id: evt.team_id });
         if (state.calls.length > MAX_CALLS) state.calls.length = MAX_CALLS;
         renderNow(true);
         renderCalls();
+        if (layout === "counters") {
+          flash($("rows").querySelector('.row[data-counter="' + evt.counter + '"]'));
+        }
         if (serverNow() - Date.parse(evt.at) < ANNOUNCE_MAX_AGE_MS) {
           langs.forEach(function (lang) {
             announce(evt.ticket.number, evt.counter, evt.type === "ticket.recalled", lang, evt.seq);

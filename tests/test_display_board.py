@@ -1,0 +1,226 @@
+"""The hall board readable across the hall (issue #16): the called number's contrast during
+the flash, the minimum text size over every visible text node at 1366x768 and 1920x1080 for
+both layouts, idle counters, recalls that update their row, the per-counter layout and the
+centre's time zone, against the real server process and headless Chromium."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from test_display_routes import SHOTS, call_numbers, officers, open_display, populate
+
+#: the smallest text on a landscape board, as a share of the screen height (display.css
+#: --min): 31 px at 1366x768, 43 px at 1920x1080
+MIN_TEXT = 0.04
+#: the called number against its background, at every moment of the flash (WCAG AAA)
+MIN_CONTRAST = 7.0
+
+TEXT_NODES = """() => {
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const vw = innerWidth, vh = innerHeight;
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const text = n.textContent.trim();
+    if (!text) continue;
+    const e = n.parentElement;
+    if (!e.checkVisibility({visibilityProperty: true, opacityProperty: true})) continue;
+    const range = document.createRange();
+    range.selectNodeContents(n);
+    const r = range.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0 || r.right <= 0 || r.bottom <= 0 ||
+        r.left >= vw || r.top >= vh) continue;
+    out.push({text, size: parseFloat(getComputedStyle(e).fontSize),
+              cls: e.className || e.id || e.tagName});
+  }
+  for (const e of document.querySelectorAll(
+      '.row:not([hidden]) span, .tile:not(.closed) span, .calls li span')) {
+    if (!e.checkVisibility()) continue;
+    if (e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).display !== 'inline')
+      out.push({text: e.textContent, clipped: true, cls: e.className});
+  }
+  return out;
+}"""
+
+SAMPLE_FLASH = """async () => {
+  const num = document.getElementById('nowNumber');
+  function bg(e) {
+    for (; e; e = e.parentElement) {
+      const c = getComputedStyle(e).backgroundColor;
+      if (c !== 'rgba(0, 0, 0, 0)' && c !== 'transparent') return c;
+    }
+    return 'rgb(255, 255, 255)';
+  }
+  const out = [];
+  const t0 = performance.now();
+  while (performance.now() - t0 < 4000) {
+    out.push({t: performance.now() - t0, fg: getComputedStyle(num).color, bg: bg(num),
+              on: document.getElementById('now').classList.contains('flash-on')});
+    await new Promise(r => setTimeout(r, 70));
+  }
+  return out;
+}"""
+
+
+def _rgb(css: str) -> tuple[float, ...]:
+    return tuple(float(x) for x in re.findall(r"[\d.]+", css)[:3])
+
+
+def _luminance(rgb) -> float:
+    def ch(c):
+        c /= 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (ch(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(fg: str, bg: str) -> float:
+    a, b = sorted((_luminance(_rgb(fg)), _luminance(_rgb(bg))), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+def test_called_number_keeps_its_contrast_through_the_flash(live_server, page):
+    errors = open_display(page, live_server, "sound=0")
+    live_server.post("/tickets", live_server.tokens["kiosk-1"], {"team_id": 1})
+    off = live_server.login("canbo01", 1)
+    assert live_server.post("/counters/1/call-next", off).status_code == 200
+    page.wait_for_function("document.getElementById('now').classList.contains('flash')")
+    samples = page.evaluate(SAMPLE_FLASH)
+    assert len(samples) > 30
+    phases = {s["on"] for s in samples}
+    assert phases == {True, False}, "the flash switches colours"
+    # the flash really changes the background (the bug: !important kept it dark red)
+    assert len({s["bg"] for s in samples}) == 2
+    for s in samples:
+        ratio = contrast(s["fg"], s["bg"])
+        assert ratio >= MIN_CONTRAST, (s, ratio)
+    # the flash ends on white on dark red
+    assert not page.evaluate("document.getElementById('now').classList.contains('flash')")
+    assert contrast(samples[-1]["fg"], samples[-1]["bg"]) >= MIN_CONTRAST
+    assert not errors
+
+
+def _check_text(page, size, what):
+    portrait = size[1] > size[0]
+    minimum = MIN_TEXT * (size[0] if portrait else size[1]) - 0.5
+    nodes = page.evaluate(TEXT_NODES)
+    assert len(nodes) > 10, nodes
+    small = [n for n in nodes if not n.get("clipped") and n["size"] < minimum]
+    assert not small, (what, minimum, small)
+    clipped = [n for n in nodes if n.get("clipped")]
+    assert not clipped, (what, clipped)
+    assert page.evaluate("document.documentElement.scrollHeight") <= size[1]
+    assert page.evaluate("document.documentElement.scrollWidth") <= size[0]
+
+
+@pytest.mark.parametrize("query", ["", "layout=counters"])
+def test_every_text_is_readable_from_8m(live_server, browser, query):
+    populate(live_server)
+    off4 = live_server.login("canbo04", 4)  # an open counter with nobody called yet
+    assert live_server.post("/counters/4/resume", off4).status_code == 200
+    for size in ((1366, 768), (1920, 1080), (1080, 1920)):
+        context = browser.new_context(viewport={"width": size[0], "height": size[1]},
+                                      locale="vi-VN")
+        page = context.new_page()
+        try:
+            sep = "&" if query else ""
+            errors = open_display(page, live_server, f"sound=0{sep}{query}")
+            if query:
+                page.wait_for_selector(".row[data-counter='9']")
+                rows = page.eval_on_selector_all(
+                    ".row", "els => els.map(e => [+e.dataset.counter, e.innerText])")
+                shown = [n for n, _ in rows]
+                assert shown == sorted(shown) and 4 in shown and 9 in shown
+                text = dict(rows)
+                assert text[4].split() == ["QUẦY", "4", "→", "Sẵn", "sàng"]
+                assert text[9].split() == ["QUẦY", "9", "→", "Tạm", "dừng"]
+                assert re.fullmatch(r"QUẦY 1\s*→\s*1\d\d\d", text[1])
+                assert page.is_hidden("#now")
+            else:
+                page.wait_for_function("document.querySelectorAll('#calls li').length === 6")
+                # an idle open counter says so, in words
+                assert page.text_content("[data-counter='4'] .tn") == "Sẵn sàng · Ready"
+                assert page.inner_text("[data-counter='4'] .tn") == "Sẵn sàng"
+                # closed counters take no room
+                assert page.is_hidden("[data-counter='5']")
+            page.evaluate("document.getElementById('notice').style.animationDelay = '-6s'")
+            _check_text(page, size, (query, size))
+            if query and size == (1366, 768):
+                page.screenshot(path=str(SHOTS / "display-counters-1366.png"))
+            assert not errors
+        finally:
+            context.close()
+
+
+def test_a_recall_updates_its_row(live_server, page):
+    kiosk = live_server.tokens["kiosk-1"]
+    for team in (1, 2):
+        live_server.post("/tickets", kiosk, {"team_id": team})
+    offs = officers(live_server, [1, 7])
+    open_display(page, live_server, "sound=0")
+    live_server.post("/counters/1/call-next", offs[1])
+    live_server.post("/counters/7/call-next", offs[7])
+    page.wait_for_function("document.querySelectorAll('#calls li').length === 2")
+    for _ in range(3):
+        assert live_server.post("/counters/1/recall", offs[1]).status_code == 200
+    page.wait_for_function("document.querySelector('#calls li.latest .num').textContent"
+                           " === '1001' && document.querySelector('#calls li.recall')")
+    assert call_numbers(page) == [(1001, 1), (2001, 7)]
+    marks = page.eval_on_selector_all("#calls li", "els => els.map(e => e.classList"
+                                      ".contains('recall'))")
+    assert marks == [True, False]
+    assert page.is_visible("#nowRecall")
+    # a board opened later (from the snapshot) shows the same two rows
+    page.reload()
+    page.wait_for_function("window.qmsDisplay && window.qmsDisplay.live && "
+                           "window.qmsDisplay.live.seq !== null")
+    page.wait_for_function("document.querySelectorAll('#calls li').length === 2")
+    assert call_numbers(page) == [(1001, 1), (2001, 7)]
+
+
+def test_counters_layout_follows_calls_and_flashes_the_row(live_server, page):
+    kiosk = live_server.tokens["kiosk-1"]
+    live_server.post("/tickets", kiosk, {"team_id": 2})
+    off7 = live_server.login("canbo07", 7)
+    assert live_server.post("/counters/7/resume", off7).status_code == 200
+    errors = open_display(page, live_server, "sound=0&layout=counters")
+    page.wait_for_selector(".row[data-counter='7']")
+    assert page.inner_text(".row[data-counter='7'] .tn") == "Sẵn sàng"
+    assert live_server.post("/counters/7/call-next", off7).status_code == 200
+    page.wait_for_function("document.querySelector(\".row[data-counter='7'] .tn\")"
+                           ".textContent === '2001'")
+    page.wait_for_selector(".row[data-counter='7'].flash")
+    samples = page.evaluate("""async () => {
+      const row = document.querySelector(".row[data-counter='7']");
+      const tn = row.querySelector('.tn'), out = [];
+      for (let i = 0; i < 40; i++) {
+        const s = getComputedStyle(row);
+        out.push({fg: getComputedStyle(tn).color, bg: s.backgroundColor});
+        await new Promise(r => setTimeout(r, 70));
+      }
+      return out;
+    }""")
+    assert len({s["bg"] for s in samples}) == 2
+    for s in samples:
+        assert contrast(s["fg"], s["bg"]) >= MIN_CONTRAST, s
+    live_server.post("/counters/7/close", off7)
+    page.wait_for_function("!document.querySelector(\".row[data-counter='7']\")")
+    assert not errors
+
+
+def test_the_clock_is_the_centres_not_the_tvs(live_server, browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN",
+                                  timezone_id="UTC")
+    page = context.new_page()
+    try:
+        open_display(page, live_server, "sound=0")
+        shown = page.text_content("#time")
+        now = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+        ok = {(now + timedelta(seconds=d)).strftime("%H:%M") for d in (-2, 0, 2)}
+        assert shown[:5] in ok, (shown, ok)
+        assert page.text_content("#date").endswith(now.strftime("%d/%m/%Y")) or \
+            now.hour == 0
+    finally:
+        context.close()
