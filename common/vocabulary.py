@@ -26,6 +26,11 @@ COUNTER_OPENED = "counter.opened"  # also when a paused counter resumes
 COUNTER_PAUSED = "counter.paused"
 COUNTER_CLOSED = "counter.closed"
 
+#: a team's number band is nearly used up (the issue that used 90 % of it), and its last number
+#: was issued (the next issue is refused): each once a day, for staff only, never citizens
+TEAM_BAND_LOW = "team.band_low"
+TEAM_BAND_EXHAUSTED = "team.band_exhausted"
+
 DEVICE_STATUS = "device.status"  # a device (or a part of it, e.g. a kiosk's printer) changed state
 CONFIG_CHANGED = "config.changed"
 
@@ -33,8 +38,9 @@ CONFIG_CHANGED = "config.changed"
 TICKET_EVENTS = (TICKET_ISSUED, TICKET_CALLED, TICKET_RECALLED, TICKET_STARTED, TICKET_FINISHED,
                  TICKET_NO_SHOW, TICKET_TRANSFERRED, TICKET_RATED, TICKET_CANCELLED)
 COUNTER_EVENTS = (COUNTER_OPENED, COUNTER_PAUSED, COUNTER_CLOSED)
+TEAM_EVENTS = (TEAM_BAND_LOW, TEAM_BAND_EXHAUSTED)
 #: every event type the server emits
-EVENT_TYPES = TICKET_EVENTS + COUNTER_EVENTS + (DEVICE_STATUS, CONFIG_CHANGED)
+EVENT_TYPES = TICKET_EVENTS + COUNTER_EVENTS + TEAM_EVENTS + (DEVICE_STATUS, CONFIG_CHANGED)
 
 #: the events that mean "a number is called to a counter": the hall board, the voice and
 #: the LED walls show and announce these, and the "last calls" of a snapshot are these

@@ -92,6 +92,13 @@ class Config:
     announcement_vi: str = "Mời công dân có số thứ tự {number} đến quầy số {counter}"
     announcement_en: str = "Ticket number {number}, please go to counter {counter}"
     announce_repeat: int = 1
+    #: a "next" (or "call number") less than this many seconds after the counter's current
+    #: call, while that ticket is only called, is a double press: 409 too_soon (0: off)
+    call_guard_s: int = 3
+    #: a ticket finished or marked absent by mistake can be called back this long
+    call_back_s: int = 300
+    #: a finished ticket can be rated from the citizen's side this long after its finish
+    rating_window_s: int = 300
     demo: bool = False
     path: Path | None = None
 
@@ -177,6 +184,9 @@ RANGES = {
     "target_wait_min": (1, 240),
     "default_service_s": (10, 7200),
     "announce_repeat": (1, 3),
+    "call_guard_s": (0, 30),
+    "call_back_s": (0, 3600),
+    "rating_window_s": (30, 3600),
     "priority.ratio": (1, 20),
     "priority.bonus_s": (0, 7200),
 }
@@ -197,6 +207,9 @@ LABELS_VI = {
     "priority": "Chính sách ưu tiên", "notice": "Thông báo",
     "announcement_vi": "Lời đọc tiếng Việt", "announcement_en": "Lời đọc tiếng Anh",
     "announce_repeat": "Số lần đọc", "demo": "Chế độ trình diễn",
+    "call_guard_s": "Thời gian chống bấm gọi hai lần",
+    "call_back_s": "Thời gian được gọi lại số đã xong",
+    "rating_window_s": "Thời gian nhận đánh giá",
 }
 TEAM_LABELS_VI = {
     "id": "số tổ", "name": "tên tổ", "name_en": "tên tiếng Anh", "band": "dải số",
@@ -552,7 +565,8 @@ def from_dict(data: Mapping, path: Path | None = None) -> Config:
     kw["name_en"] = _text(_top("name_en"), get("name_en"), TEXT_LENGTHS["name_en"])
     kw["timezone"] = _timezone(_top("timezone"), get("timezone"))
     kw["public_url"] = _public_url(_top("public_url"), get("public_url"))
-    for key in ("target_wait_min", "default_service_s", "announce_repeat"):
+    for key in ("target_wait_min", "default_service_s", "announce_repeat", "call_guard_s",
+                "call_back_s", "rating_window_s"):
         kw[key] = _int(_top(key), get(key), *RANGES[key])
     kw["enforce_hours"] = _bool(_top("enforce_hours"), get("enforce_hours"))
     kw["demo"] = _bool(_top("demo"), get("demo"))

@@ -14,6 +14,8 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
+from common.vocabulary import TEAM_BAND_EXHAUSTED, TEAM_BAND_LOW
+
 from . import estimate, rules
 from .config import Config
 from .errors import Conflict, NotFound, ValidationFailed
@@ -21,7 +23,7 @@ from .rules import Ticket
 from .storage import Store
 
 CALL_TYPES = ("ticket.called", "ticket.recalled")
-BAND_EVENTS = {"low": "team.band_low", "exhausted": "team.band_exhausted"}
+BAND_EVENTS = {"low": TEAM_BAND_LOW, "exhausted": TEAM_BAND_EXHAUSTED}
 
 
 def utcnow() -> datetime:
@@ -148,12 +150,6 @@ class QueueService:
         state = self.store.counter_state(counter)
         ticket = self.store.ticket(state.ticket_id) if state.ticket_id else None
         return state, ticket
-
-    def setting(self, name: str, default: float) -> float:
-        """A tunable of the queue rules: the centre's configuration when it has the setting
-        (e.g. `call_guard_s`), else the rules' default."""
-        value = getattr(self.config, name, None)
-        return default if value is None else value
 
     def _open(self, state: rules.CounterState, now, events, actor) -> None:
         if state.status == "closed":
@@ -349,7 +345,7 @@ class QueueService:
         """Refuse a call that would finish a citizen called moments ago (a double press)."""
         try:
             rules.ensure_not_too_soon(ticket, state.number, now,
-                                      self.setting("call_guard_s", rules.CALL_GUARD_S))
+                                      self.config.call_guard_s)
         except Conflict as err:
             err.details["ticket"] = self.ticket_view(ticket, now)
             raise
@@ -413,7 +409,7 @@ class QueueService:
         if t is None or t.day != self.today(now) or t.counter != state.number:
             raise NotFound(f"Quầy {state.number} không có số này hôm nay (unknown ticket)",
                            code="unknown_ticket")
-        rules.call_back(t, state.number, now, self.setting("call_back_s", rules.CALL_BACK_S))
+        rules.call_back(t, state.number, now, self.config.call_back_s)
         self._open(state, now, events, actor)
         aside = rules.step_aside(ticket, state.number)
         if aside is not None:
@@ -526,7 +522,7 @@ class QueueService:
                 raise NotFound("Không tìm thấy số này (unknown ticket)", code="unknown_ticket")
             latest = self.store.last_finished_at(t.counter, t.day) if t.counter else None
             rules.check_rating(t, counters, latest, now,
-                               self.setting("rating_window_s", rules.RATING_WINDOW_S))
+                               self.config.rating_window_s)
             rules.rate(t, score)
             self.store.update_ticket(t)
             self._event(events, now, "ticket.rated", t, actor=actor, score=score,

@@ -29,6 +29,7 @@ from hardware.ticket_layout import TicketPrint
 from qmsclient import ServerError
 from server.demo import COUNTER_TEAMS
 from tools.simulate.actors import DeviceRig
+from tools.testing import OFFICER_PASSWORD
 
 KEYPAD_COUNTERS = [21, 22, 23]  # these officers work with the keypad alone
 
@@ -251,6 +252,27 @@ class SoakRun:
             queue.pop(0)
         return queue
 
+    def rating_token(self, counter: int) -> str | None:
+        """The counter's citizen rating screen, switched on by its officer with their name
+        and password (`POST /counters/<n>/rating-token`, as counter/static/rate.js does):
+        citizens rate there; the officer's own session may not rate."""
+        while not self.stop.is_set():
+            try:
+                res = requests.post(f"{self.url}/api/v1/counters/{counter}/rating-token",
+                                    json={"username": f"canbo{counter:02d}",
+                                          "password": OFFICER_PASSWORD}, timeout=5)
+            except requests.RequestException:
+                time.sleep(0.2)  # the server may be restarting
+                continue
+            if res.status_code == 200:
+                return res.json()["token"]
+            if res.status_code < 500:
+                self.log.errors.append(f"rating token of counter {counter}: "
+                                       f"{res.status_code} {res.text[:200]}")
+                return None
+            time.sleep(0.2)
+        return None
+
     def officer(self, counter: int) -> None:
         token = None
         while token is None and not self.stop.is_set():
@@ -259,6 +281,8 @@ class SoakRun:
             except (requests.RequestException, AssertionError):
                 time.sleep(0.2)  # the server may be restarting
         client = Client(self, token)
+        screen_token = self.rating_token(counter)
+        screen = Client(self, screen_token) if screen_token else None
         rng = random.Random(counter)
         while not self.stop.is_set():
             ack = client.command("call-next", f"/counters/{counter}/call-next")
@@ -278,8 +302,9 @@ class SoakRun:
                 client.command("transfer", f"/counters/{counter}/transfer", {"team_id": team})
             else:
                 done = client.command("finish", f"/counters/{counter}/finish")
-                if done and done.status == 200 and rng.random() < 0.3:
-                    client.command("rate", f"/tickets/{done.body['id']}/rating",
+                if done and done.status == 200 and screen and rng.random() < 0.3:
+                    # the citizen rates on the counter's rating screen
+                    screen.command("rate", f"/tickets/{done.body['id']}/rating",
                                    {"score": rng.choice([4, 4, 3, 3, 2, 1])})
 
     def keypad_operator(self, counter: int, rig) -> None:
@@ -450,6 +475,7 @@ class SoakRun:
                 "keypad_calls_first_counter": keypad_calls,
                 "keypads_online_at_end": all(self.bridge_online),
                 "commands_acked": len(self.log.acks), "retries": self.log.retries,
+                "rated": sum(1 for a in self.log.acks if a.action == "rate" and a.status == 200),
                 "restarts": self.restarts, "printed": len(self.printed),
                 "printer_faults": self.printer_faults, "printer_jobs": self.printer_jobs,
                 "reprinted": len(self.reprinted), "rss_kb": self.memory_growth()}

@@ -146,8 +146,10 @@ def test_display_shows_calls_in_order_and_announces_each(live_server, page):
     live_server.post("/counters/1/call-next", offs[1])
     page.wait_for_function("document.querySelector('#nowNumber').textContent === '1001'")
     assert page.text_content("#nowCounter") == "1"
+    # 1001 reached the counter: its next call is not a double press (409 too_soon)
+    assert live_server.post("/counters/1/start", offs[1]).status_code == 200
 
-    # two calls within 100 ms: both shown, both queued for audio, in order
+    # two calls within 100 ms at two counters: both shown, both queued for audio, in order
     results: dict[int, float] = {}
 
     def call(c):
@@ -199,9 +201,13 @@ def test_display_catches_up_after_server_restart(live_server, page):
     live_server.start()
     off = live_server.login("canbo01", 1)
     off7 = live_server.login("canbo07", 7)
-    live_server.post("/counters/1/call-next", off)   # 1002
-    live_server.post("/counters/7/call-next", off7)  # 2001
-    live_server.post("/counters/1/call-next", off)   # 1003
+    # each called citizen reaches the counter before the next call there (a "next" moments
+    # after a call, while the ticket is only called, is a double press: 409 too_soon)
+    assert live_server.post("/counters/1/start", off).status_code == 200  # 1001
+    assert live_server.post("/counters/1/call-next", off).status_code == 200   # 1002
+    assert live_server.post("/counters/7/call-next", off7).status_code == 200  # 2001
+    assert live_server.post("/counters/1/start", off).status_code == 200  # 1002
+    assert live_server.post("/counters/1/call-next", off).status_code == 200   # 1003
     page.wait_for_function("document.querySelectorAll('#calls li').length === 4",
                            timeout=15000)
     assert call_numbers(page) == [(1003, 1), (2001, 7), (1002, 1), (1001, 1)]
@@ -292,7 +298,11 @@ def test_phone_page_follows_the_queue(live_server, browser):
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "phone-ticket.png"))
         for n in (1, 2, 1):
-            live_server.post(f"/counters/{n}/call-next", offs[n])  # 1002, 1003, then mine
+            # the citizen called at the counter arrived; then "next" (not a double press)
+            if n == 1:
+                assert live_server.post("/counters/1/start", offs[1]).status_code == 200
+            assert live_server.post(f"/counters/{n}/call-next", offs[n]).status_code == 200
+            # 1002, 1003, then mine
         page.wait_for_function("document.body.className === 'called'")
         assert "Mời bạn đến quầy 1" in page.text_content("#status")
         cues = page.evaluate("window.qmsTicket.cues")

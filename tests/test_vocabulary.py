@@ -11,7 +11,7 @@ from common import vocabulary as V
 from tools.testing import ROOT
 
 EMITTERS = {"_event", "append_event", "_ticket_step", "_counter_step"}  # take an event type
-EVENTISH = re.compile(r"""["']((?:ticket|counter|device|config)\.[a-z_]+)["']""")
+EVENTISH = re.compile(r"""["']((?:ticket|counter|team|device|config)\.[a-z_]+)["']""")
 
 
 def _value(node: ast.AST) -> str | None:
@@ -23,15 +23,45 @@ def _value(node: ast.AST) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _tables(tree: ast.Module) -> dict[str, list[ast.AST]]:
+    """A module's named tables of values: `BAND_EVENTS = {"low": TEAM_BAND_LOW, ...}` (the
+    dict's values) or `KINDS = (TICKET_CALLED, ...)` (the items)."""
+    tables: dict[str, list[ast.AST]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if isinstance(node.value, ast.Dict):
+                values = list(node.value.values)
+            elif isinstance(node.value, ast.Tuple | ast.List):
+                values = list(node.value.elts)
+            else:
+                continue
+            tables |= {t.id: values for t in targets if isinstance(t, ast.Name)}
+    return tables
+
+
+def _values(node: ast.AST, tables: dict[str, list[ast.AST]]) -> set[str]:
+    """The event types an emitter's argument can be: a string, a vocabulary constant, or a
+    look-up in a module's table (`BAND_EVENTS[level]`: every value of the table)."""
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+        nodes = tables.get(node.value.id, [])
+    else:
+        nodes = [node]
+    return {v for n in nodes if (v := _value(n)) and "." in v}
+
+
 def emitted_types() -> set[str]:
     found: set[str] = set()
     for path in (ROOT / "server").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        tree = ast.parse(path.read_text(), str(path))
+        tables = _tables(tree)
+        for node in ast.walk(tree):
             if isinstance(node, ast.Call):
                 func = node.func
                 name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
                 if name in EMITTERS:
-                    found |= {v for a in node.args if (v := _value(a)) and "." in v}
+                    for a in node.args:
+                        found |= _values(a, tables)
             elif isinstance(node, ast.Assign) and any(
                     isinstance(t, ast.Name) and t.id in ("kind", "type_") for t in node.targets):
                 if (v := _value(node.value)) and "." in v:

@@ -72,19 +72,39 @@ class Kiosk:
 
 
 # -- an officer's hands ------------------------------------------------------------------------
+def rating_screen(server: str, counter: int, username: str, password: str, *,
+                  timeout: float = 10) -> Client:
+    """The counter's citizen rating screen (`/rate/<n>`, counter/static/rate.js), switched on
+    by the counter's officer: their name and password buy a rating token (`POST
+    /counters/<n>/rating-token`) that may rate the ticket just finished at that counter and
+    nothing else. The officer's own session may not rate (403)."""
+    anonymous = Client(server, timeout=timeout)
+    try:
+        _, answer = anonymous.request("POST", f"/counters/{counter}/rating-token",
+                                      {"username": username, "password": password})
+    finally:
+        anonymous.close()
+    return Client(server, (answer or {})["token"], timeout=timeout)
+
+
 class HttpHands:
-    """Counter actions straight over HTTP with the officer's token (the web console)."""
+    """Counter actions straight over HTTP with the officer's token (the web console); the
+    citizens rate on the counter's rating screen (`rating`: a `rating_screen` client)."""
 
     kind = "http"
 
-    def __init__(self, api: Client, counter: int):
-        self.api, self.counter = api, counter
+    def __init__(self, api: Client, counter: int, rating: Client | None = None):
+        self.api, self.counter, self.rating = api, counter, rating
 
     def act(self, action: str, body: dict | None = None):
         return self.api.command(f"/counters/{self.counter}/{action}", body or {}, retry_for=10)
 
     def rate(self, ticket_id: int, score: int):
-        return self.api.command(f"/tickets/{ticket_id}/rating", {"score": score}, retry_for=10)
+        if self.rating is None:
+            raise ServerError("no_rating_screen",
+                              f"counter {self.counter} has no rating screen switched on")
+        return self.rating.command(f"/tickets/{ticket_id}/rating", {"score": score},
+                                   retry_for=10)
 
 
 class RecordingApi:
@@ -230,8 +250,16 @@ class Officer:
         except ServerError as err:
             raise RuntimeError(f"{self.username} cannot sign in at counter {self.counter}: "
                                f"{err}") from err
-        self.hands = KeypadHands(rig, self.counter) if rig else HttpHands(self.api,
-                                                                          self.counter)
+        if rig:  # ratings come from the bridge's rating pad
+            self.hands = KeypadHands(rig, self.counter)
+        else:  # the officer switches the counter's rating screen on with their credentials
+            try:
+                screen = rating_screen(self.sim.server, self.counter, self.username,
+                                       self.password)
+            except ServerError as err:
+                raise RuntimeError(f"{self.username} cannot switch on the rating screen of "
+                                   f"counter {self.counter}: {err}") from err
+            self.hands = HttpHands(self.api, self.counter, screen)
         try:
             HttpHands(self.api, self.counter).act("resume")
         except ServerError as err:
