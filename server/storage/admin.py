@@ -25,10 +25,10 @@ class AdminMixin:
             params.append(int(active))
         if not sets:
             return self.user(username) is not None
-        cur = self.db.conn.execute(f"UPDATE users SET {', '.join(sets)} WHERE username = ?",
+        cur = self.conn.execute(f"UPDATE users SET {', '.join(sets)} WHERE username = ?",
                                    (*params, username))
         if active is False or password_hash is not None:
-            self.db.conn.execute("DELETE FROM sessions WHERE username = ?", (username,))
+            self.conn.execute("DELETE FROM sessions WHERE username = ?", (username,))
             self.end_rating_tokens(username)  # the rating pages they opened, too
         return cur.rowcount > 0
 
@@ -48,6 +48,6 @@ class AdminMixin:
                     params.append(fold(value))
         if not sets:
             return self.procedure(code) is not None
-        cur = self.db.conn.execute(f"UPDATE procedures SET {', '.join(sets)} WHERE code = ?",
+        cur = self.conn.execute(f"UPDATE procedures SET {', '.join(sets)} WHERE code = ?",
                                    (*params, code))
         return cur.rowcount > 0

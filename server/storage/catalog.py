@@ -27,7 +27,7 @@ class CatalogMixin:
             records.append(rec)
         if records:
             cols = list(records[0])
-            self.db.conn.executemany(
+            self.conn.executemany(
                 f"INSERT OR REPLACE INTO procedures ({', '.join(cols)}) "
                 f"VALUES ({', '.join('?' for _ in cols)})",
                 [tuple(rec[c] for c in cols) for rec in records])
@@ -52,7 +52,7 @@ class CatalogMixin:
         return self._value("SELECT COUNT(*) FROM procedures")
 
     def route_procedures(self, field: str, team_id: int) -> int:
-        cur = self.db.conn.execute("UPDATE procedures SET team_id = ? WHERE field = ?",
+        cur = self.conn.execute("UPDATE procedures SET team_id = ? WHERE field = ?",
                                    (team_id, field))
         return cur.rowcount
 
@@ -62,7 +62,7 @@ class CatalogMixin:
         file: rows added or replaced (their number, the newest rowid: INSERT OR REPLACE gives
         a new one) or edited in place (the newest `config.changed` event about procedures,
         which every import, edit and routing writes). Three index lookups."""
-        row = self.db.conn.execute(
+        row = self.conn.execute(
             "SELECT (SELECT COUNT(*) FROM procedures), (SELECT MAX(rowid) FROM procedures), "
             "(SELECT MAX(id) FROM events WHERE type = 'config.changed' "
             "AND json_extract(data, '$.what') = 'procedures')").fetchone()
@@ -70,7 +70,7 @@ class CatalogMixin:
 
     def ticket_id_range(self) -> tuple[int, int]:
         """(first, last) ticket id; (0, 0) without tickets."""
-        row = self.db.conn.execute("SELECT MIN(id), MAX(id) FROM tickets").fetchone()
+        row = self.conn.execute("SELECT MIN(id), MAX(id) FROM tickets").fetchone()
         return (row[0] or 0, row[1] or 0)
 
     def first_ticket_id_on(self, day: str) -> int:
@@ -81,7 +81,7 @@ class CatalogMixin:
         a, b = lo, hi + 1
         while a < b:
             mid = (a + b) // 2
-            row = self.db.conn.execute(
+            row = self.conn.execute(
                 "SELECT id, day FROM tickets WHERE id >= ? ORDER BY id LIMIT 1", (mid,)).fetchone()
             if row is None or row[1] >= day:
                 b = mid
@@ -95,7 +95,7 @@ class CatalogMixin:
         the tickets with `after_id` < id <= `upto_id` issued on `since_day` or later. One
         read query over a range of the primary key, so a caller can read the history once
         and then only the tickets issued since (`server/procedure_search.py`)."""
-        rows = self.db.conn.execute(
+        rows = self.conn.execute(
             "SELECT procedure_code, day, COUNT(*) FROM tickets "
             "WHERE id > ? AND id <= ? AND day >= ? AND procedure_code IS NOT NULL "
             "AND procedure_code != '' GROUP BY procedure_code, day",

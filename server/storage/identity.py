@@ -23,7 +23,7 @@ def read(conn: sqlite3.Connection) -> dict:
 
 def identity(store) -> dict:
     with store.read():
-        return read(store.db.conn)
+        return read(store.conn)
 
 
 def set_site(store, site: str, *, force: bool = False) -> dict:
@@ -33,11 +33,11 @@ def set_site(store, site: str, *, force: bool = False) -> dict:
         raise ValidationFailed(f"Mã điểm {site!r} chỉ gồm a-z, 0-9, - và _ (tối đa 32 ký tự) "
                                f"(bad site id)", code="bad_site")
     with store.write():
-        current = read(store.db.conn)
+        current = read(store.conn)
         if current["site"] not in (None, site) and not force:
             raise Conflict(f"Cơ sở dữ liệu này đã thuộc điểm {current['site']} (the database "
                            f"already belongs to site {current['site']})", code="site_set")
-        store.db.conn.execute("UPDATE site_identity SET site = ? WHERE id = 1", (site,))
+        store.conn.execute("UPDATE site_identity SET site = ? WHERE id = 1", (site,))
         store.audit(datetime.now(UTC).isoformat(timespec="milliseconds"), "setup",
                     "site.identity", {"site": site, "previous": current["site"]})
     return identity(store)

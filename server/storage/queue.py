@@ -22,7 +22,7 @@ class QueueMixin:
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         self.memo.clear()
-        cur = self.db.conn.execute(f"INSERT INTO tickets ({cols}) VALUES ({marks})",
+        cur = self.conn.execute(f"INSERT INTO tickets ({cols}) VALUES ({marks})",
                                    tuple(row.values()))
         ticket.id = cur.lastrowid
         return ticket.id
@@ -32,7 +32,7 @@ class QueueMixin:
         tid = row.pop("id")
         self.memo.clear()
         sets = ", ".join(f"{k} = ?" for k in row)
-        self.db.conn.execute(f"UPDATE tickets SET {sets} WHERE id = ?", (*row.values(), tid))
+        self.conn.execute(f"UPDATE tickets SET {sets} WHERE id = ?", (*row.values(), tid))
 
     def ticket(self, ticket_id: int) -> Ticket | None:
         row = self._one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
@@ -118,7 +118,7 @@ class QueueMixin:
 
     def waiting_totals(self, site: str, day: str) -> dict[int, int]:
         """Waiting tickets per team: one small table kept by triggers (migration m011)."""
-        rows = self.db.conn.execute(
+        rows = self.conn.execute(
             "SELECT team_id, waiting FROM queue_waiting WHERE site=? AND day=? AND waiting > 0",
             (site, day)).fetchall()
         return {r[0]: r[1] for r in rows}
@@ -130,7 +130,7 @@ class QueueMixin:
 
     def recent_calls(self, team_id: int, day: str, limit: int) -> list[bool]:
         """Newest first: whether each recent first call of the team was a priority ticket."""
-        rows = self.db.conn.execute(
+        rows = self.conn.execute(
             "SELECT priority IS NOT NULL FROM tickets WHERE team_id=? AND day=? "
             "AND first_called_at IS NOT NULL ORDER BY first_called_at DESC LIMIT ?",
             (team_id, day, limit)).fetchall()
@@ -147,7 +147,7 @@ class QueueMixin:
                      counter=None, actor=None, data: dict | None = None) -> dict:
         seq = (self._value("SELECT MAX(seq) FROM events WHERE site = ?", (site,)) or 0) + 1
         payload = json.dumps(data or {}, ensure_ascii=False)
-        self.db.conn.execute(
+        self.conn.execute(
             "INSERT INTO events (site, seq, type, at, ticket_id, team_id, counter, actor, data)"
             " VALUES (?,?,?,?,?,?,?,?,?)",
             (site, seq, type_, at, ticket_id, team_id, counter, actor, payload))
@@ -170,7 +170,7 @@ class QueueMixin:
             sql += f" AND type IN ({','.join('?' for _ in types)})"
             params += list(types)
         sql += " ORDER BY site, seq"
-        for row in self.db.conn.execute(sql, params):
+        for row in self.conn.execute(sql, params):
             yield event_message(dict(row))
 
     def recent_events(self, site: str, types: tuple[str, ...], since_at: str,
@@ -192,7 +192,7 @@ class QueueMixin:
         return [event_message(r) for r in rows[-limit:]]
 
     def ensure_counters(self, numbers: list[int]) -> None:
-        self.db.conn.executemany("INSERT OR IGNORE INTO counters (number) VALUES (?)",
+        self.conn.executemany("INSERT OR IGNORE INTO counters (number) VALUES (?)",
                                  [(n,) for n in numbers])
 
     def counter_state(self, number: int) -> CounterState:
@@ -204,7 +204,7 @@ class QueueMixin:
                 for r in self._all("SELECT * FROM counters ORDER BY number")}
 
     def save_counter_state(self, state: CounterState) -> None:
-        self.db.conn.execute(
+        self.conn.execute(
             "INSERT OR REPLACE INTO counters (number, status, ticket_id, officer, reason) "
             "VALUES (?,?,?,?,?)",
             (state.number, state.status, state.ticket_id, state.officer, state.reason))

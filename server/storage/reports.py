@@ -15,7 +15,7 @@ class ReportsMixin:
     # -- events to fold -------------------------------------------------------------------
     def event_sites(self) -> list[str]:
         """Distinct sites of the event log: one index seek per site (not a scan)."""
-        return [r[0] for r in self.db.conn.execute(
+        return [r[0] for r in self.conn.execute(
             "WITH RECURSIVE s(site) AS (SELECT MIN(site) FROM events UNION ALL "
             "SELECT (SELECT MIN(site) FROM events WHERE site > s.site) FROM s "
             "WHERE s.site IS NOT NULL) SELECT site FROM s WHERE site IS NOT NULL")]
@@ -23,7 +23,7 @@ class ReportsMixin:
     def report_events(self, site: str, since: int, limit: int = 5000) -> list[dict]:
         """Events after `since` with their actor, data merged in (as event_message)."""
         out = []
-        for r in self.db.conn.execute(
+        for r in self.conn.execute(
                 "SELECT * FROM events WHERE site=? AND seq>? ORDER BY seq LIMIT ?",
                 (site, since, limit)):
             msg = json.loads(r["data"] or "{}")
@@ -38,11 +38,11 @@ class ReportsMixin:
         return (row["seq"], json.loads(row["state"])) if row else (0, {})
 
     def set_report_cursor(self, site: str, seq: int, state: dict) -> None:
-        self.db.conn.execute("INSERT OR REPLACE INTO report_cursor (site, seq, state) "
+        self.conn.execute("INSERT OR REPLACE INTO report_cursor (site, seq, state) "
                              "VALUES (?,?,?)", (site, seq, json.dumps(state)))
 
     def procedure_fields(self) -> dict[str, str]:
-        return {r[0]: r[1] for r in self.db.conn.execute("SELECT code, field FROM procedures")}
+        return {r[0]: r[1] for r in self.conn.execute("SELECT code, field FROM procedures")}
 
     # -- journeys -------------------------------------------------------------------------
     def journeys_by_ids(self, ids) -> dict[int, dict]:
@@ -58,7 +58,7 @@ class ReportsMixin:
     def upsert_journeys(self, rows) -> None:
         cols = ", ".join(JOURNEY_COLUMNS)
         marks = ", ".join("?" for _ in JOURNEY_COLUMNS)
-        self.db.conn.executemany(
+        self.conn.executemany(
             f"INSERT OR REPLACE INTO journeys ({cols}) VALUES ({marks})",
             [tuple(r[c] for c in JOURNEY_COLUMNS) for r in rows])
 
@@ -87,7 +87,7 @@ class ReportsMixin:
         return self._all("SELECT * FROM journeys WHERE site=? AND day=?", (site, day))
 
     def journey_days(self) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in self.db.conn.execute(
+        return [(r[0], r[1]) for r in self.conn.execute(
             "SELECT DISTINCT site, day FROM journeys ORDER BY day, site")]
 
     # -- stats (report_agg) -----------------------------------------------------------------
@@ -102,13 +102,13 @@ class ReportsMixin:
         for _month, wanted in sorted(by_month.items()):
             if len(wanted) > 8:
                 days = [day for _, day in wanted]
-                got = self.db.conn.execute(
+                got = self.conn.execute(
                     f"SELECT {cols} FROM journeys WHERE day BETWEEN ? AND ?",
                     (min(days), max(days))).fetchall()
                 rows += [r for r in got if (r[0], r[1]) in wanted]
             else:
                 for site, day in sorted(wanted):
-                    rows += self.db.conn.execute(
+                    rows += self.conn.execute(
                         f"SELECT {cols} FROM journeys WHERE day=? AND site=?",
                         (day, site)).fetchall()
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(SOURCE_COLUMNS)
@@ -116,10 +116,10 @@ class ReportsMixin:
 
     def replace_stats(self, period: str, site_days, rows) -> None:
         """Replace every report_agg row of period `period` for the given (site, day) pairs."""
-        self.db.conn.executemany(
+        self.conn.executemany(
             f"DELETE FROM report_agg WHERE dim IN ({DIM_MARKS}) AND period=? AND day=? "
             "AND site=?", [(*STAT_DIMS, period, day, site) for site, day in site_days])
-        self.db.conn.executemany(
+        self.conn.executemany(
             f"INSERT INTO report_agg ({', '.join(STAT_COLUMNS)}) "
             f"VALUES ({', '.join('?' for _ in STAT_COLUMNS)})", rows)
 
@@ -132,7 +132,7 @@ class ReportsMixin:
         params = (*STAT_DIMS, month + "-01", month + "-31", *sites)
         group = f"dim || '{SEP}' || site || '{SEP}' || key"
         sums = ", ".join([f"SUM({c})" for c in SUMS] + [f"MAX({c})" for c in MAXES])
-        cur = self.db.conn.cursor()
+        cur = self.conn.cursor()
         cur.row_factory = None
         sum_rows = cur.execute(f"SELECT {group}, {sums} FROM report_agg WHERE {where} "
                                f"GROUP BY dim, site, key", params).fetchall()
@@ -169,7 +169,7 @@ class ReportsMixin:
         """report_agg rows (tuples in STAT_COLUMNS order) of `dim` for whole months plus
         day spans (inclusive)."""
         src, params = self._stats_source(dim, months, spans, site, ", ".join(STAT_COLUMNS))
-        return self.db.conn.execute(f"SELECT * FROM {src}", params).fetchall()
+        return self.conn.execute(f"SELECT * FROM {src}", params).fetchall()
 
     def stats_parts(self, dim: str, months, spans, site, group: str = "key") -> tuple:
         """report_agg rows of `dim` added up per `group` column ('key' or 'day'): scalars in
@@ -177,7 +177,7 @@ class ReportsMixin:
         service_hist)."""
         src, params = self._stats_source(dim, months, spans, site, ", ".join(STAT_COLUMNS))
         sums = ", ".join([f"SUM({c})" for c in SUMS] + [f"MAX({c})" for c in MAXES])
-        cur = self.db.conn.cursor()
+        cur = self.conn.cursor()
         cur.row_factory = None
         sum_rows = cur.execute(f"SELECT {group}, {sums} FROM {src} GROUP BY {group}",
                                params).fetchall()
@@ -192,7 +192,7 @@ class ReportsMixin:
         src, params = self._stats_source(dim, months, spans, site,
                                          ", ".join(("key", *columns)))
         sums = ", ".join(f"SUM({c})" for c in columns)
-        return self.db.conn.execute(f"SELECT key, {sums} FROM {src} GROUP BY key",
+        return self.conn.execute(f"SELECT key, {sums} FROM {src} GROUP BY key",
                                     params).fetchall()
 
     def has_month_stats(self, month: str) -> bool:
@@ -201,7 +201,7 @@ class ReportsMixin:
 
     def day_stats_sites(self, month: str) -> list[str]:
         """Sites with day aggregates in `month`."""
-        return [r[0] for r in self.db.conn.execute(
+        return [r[0] for r in self.conn.execute(
             "SELECT DISTINCT site FROM report_agg WHERE dim='all' AND period='d' "
             "AND day BETWEEN ? AND ?", (month + "-01", month + "-31"))]
 
@@ -213,7 +213,7 @@ class ReportsMixin:
         if site:
             sql += " AND site=?"
             params.append(site)
-        return self.db.conn.execute(sql + " ORDER BY day, site", params).fetchall()
+        return self.conn.execute(sql + " ORDER BY day, site", params).fetchall()
 
     def low_rated_journeys(self, d0: str, d1: str, max_score: int, limit: int,
                            site: str | None = None) -> list[dict]:
