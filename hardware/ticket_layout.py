@@ -126,7 +126,7 @@ def ticket_blocks(t: TicketPrint) -> list:
     if t.issued_at is not None:
         blocks.append(Text(f"{lab['issued']}: {t.issued_at:%H:%M %d/%m/%Y}", "normal", align="left"))
     if t.waiting_ahead is not None:
-        ahead = str(t.waiting_ahead) if t.waiting_ahead else lab["none"]
+        ahead = str(t.waiting_ahead)  # "0", never "không": a number reads at a glance
         blocks.append(Text(f"{lab['ahead']}: {ahead}", "normal", align="left"))
     if t.estimated_wait_s is not None:
         wait = format_wait(t.estimated_wait_s, t.lang)

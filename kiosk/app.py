@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import datetime
 
 from kivy.app import App
 from kivy.clock import Clock, mainthread
@@ -23,7 +24,7 @@ from qmsclient import ServerError
 from . import i18n
 from .client import CatalogueCache, LiveFeed, ServerClient
 from .flow import ISSUING, IdleClock, QueueInfo, TicketFlow
-from .printing import PrintResult, PrintService
+from .printing import PrintResult, PrintService, centre_zone
 from .settings import KioskSettings
 from .widgets import BACKGROUND
 
@@ -64,11 +65,13 @@ class KioskApp(App):
                               settings.ticket_home_s)
         self.printer = self._make_printer(settings)
         self.printing = PrintService(self.printer, self.client, lambda: self.queue.centre,
-                                     settings.ticket_language)
+                                     settings.ticket_language, lambda: self.queue.timezone)
         self.live_feed = LiveFeed(self.client, self._on_state_thread, self._on_event_thread,
                                   self._on_link_thread)
         self.history: list[str] = []
         self.touches = 0
+        self._catalogue_lock = threading.Lock()
+        self.catalogue_loads = 0  # downloads applied (the first and every live update)
         self._cut = NoTransition()
 
     @staticmethod
@@ -138,6 +141,8 @@ class KioskApp(App):
     @mainthread
     def _catalogue_loaded(self, n: int, from_cache: bool) -> None:
         log.info("catalogue: %d procedures%s", n, " (cache)" if from_cache else "")
+        if not from_cache:
+            self.catalogue_loads += 1
         self.ready = True
         self.banner = ""
         self.queue_rev += 1
@@ -152,7 +157,26 @@ class KioskApp(App):
         self.queue_rev += 1
 
     def _on_event_thread(self, evt: dict) -> None:
+        if evt.get("type") == "config.changed" and evt.get("what") == "procedures":
+            # procedures imported or edited in the admin page: fetch the catalogue again
+            # (this is the stream's worker thread; the download gets its own)
+            threading.Thread(target=self._reload_catalogue, name="kiosk-catalogue-reload",
+                             daemon=True).start()
         self._apply_event(evt)
+
+    def _reload_catalogue(self) -> None:
+        with self._catalogue_lock:
+            for attempt in range(5):
+                try:
+                    procs = self.client.catalogue()
+                except ServerError as exc:
+                    log.warning("catalogue reload failed: %s", exc)
+                    time.sleep(min(30, 2 ** attempt))
+                    continue
+                self.index.update(procs)
+                self.cache.save(procs)
+                self._catalogue_loaded(len(procs), from_cache=False)
+                return
 
     @mainthread
     def _apply_event(self, evt: dict) -> None:
@@ -194,6 +218,7 @@ class KioskApp(App):
     def go_home(self, *_):
         self.history.clear()
         self.field = ""
+        self.priority = ""  # a priority is one citizen's: never carried to the next
         self.show("home", remember=False)
 
     def go_back(self, *_):
@@ -323,7 +348,7 @@ class KioskApp(App):
         self.go_home()
 
     def _tick(self, _dt):
-        self.clock_text = time.strftime("%H:%M")
+        self.clock_text = datetime.now(centre_zone(self.queue.timezone)).strftime("%H:%M")
         screen = self.sm.current
         busy = self.flow.state == ISSUING or (screen == "ticket" and self.print_state == "printing")
         if screen == "ticket" and self.print_state == "failed":

@@ -213,7 +213,9 @@ class Driver:
                 "attempts": flow.intent.attempts if flow.intent else 0,
                 "key": flow.intent.key if flow.intent else None,
                 "touches": self.result["touches"], "keys": self.result["keys"],
-                "lang": app.lang, "live": app.live,
+                "lang": app.lang, "live": app.live, "priority": app.priority,
+                "clock_text": app.clock_text,
+                "catalogue_loads": getattr(app, "catalogue_loads", 0),
                 "waiting": {t.id: t.waiting for t in app.queue.teams.values()}}
 
     def finish(self, ok: bool) -> None:

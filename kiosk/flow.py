@@ -90,6 +90,7 @@ class QueueInfo:
     def __init__(self) -> None:
         self.teams: dict[int, TeamInfo] = {}
         self.centre = ""
+        self.timezone: str | None = None  # the centre's (GET /api/v1/state), not the PC's
         self.notice = ""
         self.seq = 0
         self.known = False  # a snapshot has arrived
@@ -97,6 +98,7 @@ class QueueInfo:
 
     def apply_state(self, snap: dict) -> None:
         self.centre = snap.get("centre") or self.centre
+        self.timezone = snap.get("timezone") or self.timezone
         self.notice = snap.get("notice") or ""
         self.seq = max(self.seq, int(snap.get("seq") or 0))
         teams = {}

@@ -16,7 +16,8 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hardware.printer import PrinterError, TicketPrinter
 from hardware.ticket_layout import TicketPrint
@@ -24,6 +25,8 @@ from qmsclient import ServerError
 
 from .client import ServerClient
 from .i18n import counters_text
+
+DEFAULT_ZONE = "Asia/Ho_Chi_Minh"
 
 log = logging.getLogger("qms.kiosk.printing")
 
@@ -37,15 +40,30 @@ class PrintResult:
     kind: str = ""  # "" | PaperOut | PrinterOffline | PrinterTimeout | ...
 
 
-def ticket_print(ticket: dict, centre: str, lang: str = "vi") -> TicketPrint:
-    """What goes on paper for an issued ticket (the server's POST /tickets answer)."""
+def centre_zone(name: str | None) -> ZoneInfo:
+    """The centre's time zone (GET /api/v1/state `timezone`, centre.toml), never the kiosk
+    PC's own clock zone; Asia/Ho_Chi_Minh until the server has said."""
+    try:
+        return ZoneInfo(name or DEFAULT_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_ZONE)
+
+
+def ticket_print(ticket: dict, centre: str, lang: str = "vi",
+                 timezone: str | None = None) -> TicketPrint:
+    """What goes on paper for an issued ticket (the server's POST /tickets answer), its time
+    in the centre's time zone."""
+    zone = centre_zone(timezone)
     counters = ticket.get("counters") or []
     label = "Quầy số" if lang == "vi" else "Counter"
     issued = ticket.get("issued_at")
     try:
-        when = datetime.fromisoformat(issued).astimezone() if issued else datetime.now()
+        when = datetime.fromisoformat(issued) if issued else datetime.now(zone)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        when = when.astimezone(zone)
     except ValueError:
-        when = datetime.now()
+        when = datetime.now(zone)
     return TicketPrint(
         centre=centre or "Trung tâm Phục vụ Hành chính công",
         team=ticket.get("team_name") or "",
@@ -69,10 +87,12 @@ def _short(name: str) -> str:
 
 class PrintService:
     def __init__(self, printer: TicketPrinter | None, client: ServerClient | None,
-                 centre: Callable[[], str] = lambda: "", lang: str = "vi"):
+                 centre: Callable[[], str] = lambda: "", lang: str = "vi",
+                 timezone: Callable[[], str | None] = lambda: None):
         self.printer = printer
         self.client = client
         self.centre = centre
+        self.timezone = timezone
         self.lang = lang
         self.last_ticket: dict | None = None
         self.last_result: PrintResult | None = None
@@ -141,7 +161,8 @@ class PrintService:
         if self.printer is None:
             return PrintResult(False, "", "", tid, "NoPrinter")
         try:
-            self.printer.print_ticket(ticket_print(ticket, self.centre(), self.lang))
+            self.printer.print_ticket(ticket_print(ticket, self.centre(), self.lang,
+                                                         self.timezone()))
         except PrinterError as exc:
             log.warning("printing ticket %s failed: %s", ticket.get("number"), exc)
             result = PrintResult(False, exc.message_vi, exc.message_en, tid, type(exc).__name__)
