@@ -46,6 +46,20 @@ def hall_events(data_dir) -> list[tuple]:
         box.close()
 
 
+def start_hall(hall: LiveServer) -> None:
+    """Start (again) a hall server; a start that fails (the port not yet free after a
+    SIGKILL) is tried twice more, and the last failure is reported with the log."""
+    for attempt in range(3):
+        try:
+            hall.start()
+            return
+        except RuntimeError:
+            hall.kill()
+            if attempt == 2:
+                raise
+            time.sleep(1.0)
+
+
 def wait_until(fn, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -123,7 +137,8 @@ def test_three_sites_ship_everything_through_kills_and_cuts(province):
             restarted_central = True
             actions.append("kill central")
         elif not restarted_hall:
-            halls[site].restart()
+            halls[site].kill()
+            start_hall(halls[site])
             restarted_hall = True
             actions.append(f"kill hall {site}")
         time.sleep(rng.uniform(0.2, 0.8))
@@ -221,7 +236,7 @@ def test_three_sites_ship_everything_through_kills_and_cuts(province):
     for name in ("qms.db", "qms.db-wal", "qms.db-shm", "sync-state.json"):
         (halls[site].data_dir / name).unlink(missing_ok=True)
     tokens = init_site(halls[site].data_dir, site)
-    halls[site].start()
+    start_hall(halls[site])
     kiosk = {"Authorization": "Bearer " + tokens["kiosk-1"]}
     assert requests.post(halls[site].url + "/api/v1/tickets", json={"team_id": 1},
                          headers=kiosk, timeout=10).status_code == 201
