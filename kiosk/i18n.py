@@ -31,6 +31,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "search_hint": "Gõ tên thủ tục, ví dụ: khai sinh",
         "search_none": "Không tìm thấy thủ tục nào. Hãy gõ ít chữ hơn hoặc hỏi cán bộ hướng dẫn.",
         "search_count": "{n} kết quả",
+        "search_count_many": "Hơn {n} kết quả",
+        "detail_field": "Lĩnh vực: {v}",
+        "detail_agency": "Nơi giải quyết: {v}",
         "key_space": "Dấu cách",
         "key_clear": "Xóa hết",
         "key_back": "Xóa",
@@ -99,6 +102,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "search_hint": "Type a procedure name, e.g. birth registration",
         "search_none": "No procedure found. Type fewer letters or ask the staff.",
         "search_count": "{n} results",
+        "search_count_many": "More than {n} results",
+        "detail_field": "Area: {v}",
+        "detail_agency": "Handled by: {v}",
         "key_space": "Space",
         "key_clear": "Clear",
         "key_back": "Delete",
@@ -209,3 +215,28 @@ def error_text(code: str, message: str = "", lang: str = "vi") -> str:
     if code in ERROR_KEYS:
         return tr(f"err_{code}", lang)
     return tr("err_other", lang, message=message or code)
+
+
+# The catalogue's agency wording ("UBND cấp xã") in a citizen's words.
+AGENCY_WORDS = {
+    "vi": {"ubnd cấp xã": "Ủy ban nhân dân xã, phường",
+           "ubnd cấp huyện": "Ủy ban nhân dân huyện, quận",
+           "ubnd cấp tỉnh": "Ủy ban nhân dân tỉnh, thành phố"},
+    "en": {"ubnd cấp xã": "the commune or ward People's Committee",
+           "ubnd cấp huyện": "the district People's Committee",
+           "ubnd cấp tỉnh": "the provincial People's Committee"},
+}
+
+
+def procedure_meta(proc: dict, lang: str = "vi") -> str:
+    """'Lĩnh vực: Hộ tịch · Nơi giải quyết: Ủy ban nhân dân xã, phường', not the catalogue's
+    'Hộ tịch · xã · UBND cấp xã' (the level is for officials and is left out)."""
+    parts = []
+    if proc.get("field"):
+        parts.append(tr("detail_field", lang, v=proc["field"]))
+    agency = str(proc.get("agency") or "").strip()
+    if agency:
+        words = AGENCY_WORDS.get(lang, AGENCY_WORDS["vi"])
+        agency = words.get(agency.lower(), agency.replace("UBND", "Ủy ban nhân dân"))
+        parts.append(tr("detail_agency", lang, v=agency))
+    return " · ".join(parts)

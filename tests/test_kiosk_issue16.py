@@ -69,3 +69,25 @@ def test_catalogue_changes_reach_a_running_kiosk(live_server, tmp_path):
     assert job["state"] == "done", job
     out = run.result()
     assert any(name in t for t in out["dumps"]["found"]["texts"])
+
+
+def test_search_counts_real_matches_and_detail_speaks_plainly(live_server, tmp_path):
+    steps = [READY, {"touch": {"id": "search_box"}}, {"wait": {"screen": "search"}},
+             {"type": "dang ky"}, {"wait": {"text": "Đăng ký khai sinh"}}, {"dump": "many"},
+             {"touch": {"text": "‹ Xóa"}}, {"touch": {"text": "Xóa hết"}},
+             {"type": "khai sinh"}, {"wait": {"text": "Đăng ký khai sinh"}}, {"dump": "few"},
+             {"touch": {"text": "Đăng ký khai sinh"}}, {"wait": {"screen": "detail"}},
+             {"dump": "detail"}]
+    res = KioskRun(tmp_path, live_server.url, kiosk_token(live_server), steps).result()
+    d = res["dumps"]
+
+    def count(dump):
+        found = [t for t in dump["texts"] if t.endswith("kết quả")]
+        assert len(found) == 1, dump["texts"]
+        return int(found[0].split()[-3 if found[0].startswith("Hơn") else 0])
+
+    assert count(d["many"]) > 20  # the real number, not the 20 buttons shown
+    assert 0 < count(d["few"]) < 20
+    meta = " ".join(d["detail"]["texts"])
+    assert "Lĩnh vực: Hộ tịch" in meta and "Ủy ban nhân dân" in meta
+    assert "UBND" not in meta and " · xã · " not in meta

@@ -8,7 +8,7 @@ from kivy.app import App
 from kivy.lang import Builder
 from kivy.uix.screenmanager import Screen
 
-from ..i18n import counters_text, days_text, short_name, tr, wait_text
+from ..i18n import counters_text, days_text, procedure_meta, short_name, tr, wait_text
 
 Builder.load_file(os.path.join(os.path.dirname(__file__), "detail.kv"))
 
@@ -30,8 +30,7 @@ class DetailScreen(Screen):
             return
         ids = self.ids
         ids.name.text = short_name(proc.get("name", ""))
-        ids.meta.text = " · ".join(str(x) for x in (proc.get("field"), proc.get("level"),
-                                                    proc.get("agency")) if x)
+        ids.meta.text = procedure_meta(proc, lang)
         docs = [d for d in proc.get("documents") or [] if d]
         ids.documents.text = ("\n".join(f"•  {d}" for d in docs) if docs
                               else tr("detail_no_documents", lang))

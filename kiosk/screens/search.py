@@ -18,6 +18,7 @@ from . import visible
 Builder.load_file(os.path.join(os.path.dirname(__file__), "search.kv"))
 
 RESULTS = 20
+COUNT_MAX = 500  # matches counted for "N kết quả" ("hơn 500" beyond)
 RESULT_H = 84
 KEY_BG = (0.20, 0.24, 0.30, 1)
 RESULT_BG = (0.05, 0.28, 0.63, 1)
@@ -63,7 +64,8 @@ class SearchScreen(Screen):
     def _relabel(self, *_):
         lang = App.get_running_app().lang
         self.keys[SPACE].text = tr("key_space", lang)
-        self.keys[BACKSPACE].text = "← " + tr("key_back", lang)
+        # "‹" (in the kiosk's font; "←" showed a missing-glyph box)
+        self.keys[BACKSPACE].text = "‹ " + tr("key_back", lang)
         self.keys[CLEAR].text = tr("key_clear", lang)
         self.keys[" telex"].text = tr("telex_on" if self.buffer.telex else "telex_off", lang)
         self.update()
@@ -87,7 +89,9 @@ class SearchScreen(Screen):
         lang = app.lang
         self.ids.query.text = text + "|" if text else tr("search_hint", lang)
         self.ids.query.color = (0.10, 0.14, 0.20, 1) if text else (0.45, 0.48, 0.52, 1)
-        hits = app.index.search(text, limit=RESULTS) if text.strip() else []
+        # the real number of matches (up to COUNT_MAX), the best RESULTS of them shown
+        hits = app.index.search(text, limit=COUNT_MAX) if text.strip() else []
+        total, hits = len(hits), hits[:RESULTS]
         for i, btn in enumerate(self.result_buttons):
             if i < len(hits):
                 proc = hits[i].procedure
@@ -100,7 +104,8 @@ class SearchScreen(Screen):
         if text.strip() and not hits:
             self.ids.count.text = tr("search_none", lang)
         elif hits:
-            self.ids.count.text = tr("search_count", lang, n=len(hits))
+            self.ids.count.text = tr("search_count" if total < COUNT_MAX else "search_count_many",
+                                     lang, n=total)
         else:
             self.ids.count.text = ""
         self.ids.scroll.scroll_y = 1
