@@ -57,6 +57,8 @@ window.QMSConsoleText = {
     t_serving: { vi: "Đang giải quyết", en: "Being served" },
     no_ticket: { vi: "Chưa có số nào. Bấm “Gọi số tiếp theo”.",
                  en: "No ticket. Press “Call next”." },
+    no_ticket_paused: { vi: "Quầy đang tạm dừng. Bấm “Tiếp tục” để gọi số.",
+                        en: "The counter is paused. Press “Resume” to call." },
     nobody: { vi: "Không còn ai chờ.", en: "Nobody is waiting." },
     sending: { vi: "Đang gửi…", en: "Sending…" },
     retrying: { vi: "Mạng chập chờn, đang gửi lại (lần {n})…",

@@ -390,12 +390,14 @@
     var t = S.ticket, box = $("ticket");
     box.className = "ticket" + (t ? " " + t.status : " empty");
     $("t-number").textContent = t ? t.number : "—";
+    // paused, "Gọi số tiếp theo" is disabled: the empty card says how to carry on
     $("t-state").textContent = t ? T.t(t.status === "serving" ? "t_serving" : "t_called")
-                                 : T.t("no_ticket");
+                                 : T.t(S.status === "paused" ? "no_ticket_paused" : "no_ticket");
     $("t-priority").hidden = !(t && t.priority);
     $("t-priority").textContent = t && t.priority ? T.t("prio") + ": " + T.t(t.priority) : "";
     var team = t && S.teams[t.team_id];
-    $("t-team").textContent = team ? T.t("team") + " " + team.id + " · " + teamName(team) : "";
+    // the team's name already says "Tổ …": no "Tổ 5 · Tổ …"
+    $("t-team").textContent = team ? teamName(team) : "";
     var proc = "";
     if (t && t.procedure_code) {
       proc = t.procedure_name || S.procNames[t.procedure_code] || t.procedure_code;
