@@ -296,42 +296,56 @@ def connection_storm(server: LiveServer, crowd: Crowd, clients: int, officers: d
             "head": head}
 
 
-def issue_rates(duration: int) -> dict:
-    """Ticket issue at c16: one process, one behind nginx, two behind nginx + Redis."""
+SETUPS = (("one process", 1, False), ("one process behind nginx", 1, True),
+          ("two processes behind nginx + Redis", 2, True))
+
+
+def issue_rate(n: int, via_nginx: bool, duration: int) -> dict:
+    """Ticket issue at c16 against a fresh centre served by `n` processes."""
+    data = make_data_dir()
+    tmp = Path(tempfile.mkdtemp(prefix="qms-multi-"))
+    redis = nginx = None
+    servers = []
+    try:
+        env = {}
+        if n > 1:
+            redis = RedisServer(tmp / "redis").start()
+            env = {"QMS_MESSAGE_QUEUE": redis.url}
+        servers = [LiveServer(data, env=env) for _ in range(n)]
+        for i, s in enumerate(servers):
+            s.log = tmp / f"server{i}.log"
+            s.start()
+        url = servers[0].url
+        if via_nginx:
+            nginx = Nginx(tmp / "nginx", [s.port for s in servers]).start()
+            url = nginx.url
+        token = servers[0].login("admin")
+        wrk(url, token, ISSUE, 16, 1)  # warm-up
+        cpu0 = [_cpu(s.proc.pid) for s in servers]
+        r = wrk(url, token, ISSUE, 16, duration)
+        cpu = sum(_cpu(s.proc.pid) - c for s, c in zip(servers, cpu0, strict=True))
+        r["server_cpu_ms_per_req"] = cpu * 1000 / max(1, r["requests"])
+        return r
+    finally:
+        for s in servers:
+            s.stop()
+        if nginx:
+            nginx.stop()
+        if redis:
+            redis.stop()
+
+
+def issue_rates(duration: int, rounds: int = 3) -> dict:
+    """Each set-up `rounds` times, interleaved (the machine's load drifts); the median run
+    by requests per second of each set-up, with every round's rate."""
+    runs: dict[str, list[dict]] = {label: [] for label, _, _ in SETUPS}
+    for _ in range(rounds):
+        for label, n, via_nginx in SETUPS:
+            runs[label].append(issue_rate(n, via_nginx, duration))
     out = {}
-    for label, n, via_nginx in (("one process", 1, False), ("one process behind nginx", 1, True),
-                                ("two processes behind nginx + Redis", 2, True)):
-        data = make_data_dir()
-        tmp = Path(tempfile.mkdtemp(prefix="qms-multi-"))
-        redis = nginx = None
-        servers = []
-        try:
-            env = {}
-            if n > 1:
-                redis = RedisServer(tmp / "redis").start()
-                env = {"QMS_MESSAGE_QUEUE": redis.url}
-            servers = [LiveServer(data, env=env) for _ in range(n)]
-            for i, s in enumerate(servers):
-                s.log = tmp / f"server{i}.log"
-                s.start()
-            url = servers[0].url
-            if via_nginx:
-                nginx = Nginx(tmp / "nginx", [s.port for s in servers]).start()
-                url = nginx.url
-            token = servers[0].login("admin")
-            wrk(url, token, ISSUE, 16, 1)  # warm-up
-            cpu0 = [_cpu(s.proc.pid) for s in servers]
-            r = wrk(url, token, ISSUE, 16, duration)
-            cpu = sum(_cpu(s.proc.pid) - c for s, c in zip(servers, cpu0, strict=True))
-            r["server_cpu_ms_per_req"] = cpu * 1000 / max(1, r["requests"])
-            out[label] = r
-        finally:
-            for s in servers:
-                s.stop()
-            if nginx:
-                nginx.stop()
-            if redis:
-                redis.stop()
+    for label, rs in runs.items():
+        rs = sorted(rs, key=lambda r: r["rps"])
+        out[label] = {**rs[len(rs) // 2], "rounds_rps": [r["rps"] for r in runs[label]]}
     return out
 
 
@@ -408,13 +422,15 @@ diagnostic row, `--profile FILE` for py-spy's collapsed stacks of the server).
     write_section(text)
 
 
-def write_multi(results: dict) -> None:
+def write_multi(results: dict, duration: int) -> None:
     rates = results["rates"]
-    rows = ["| set-up | issue req/s at c16 | p50 (ms) | p99 (ms) | server CPU per issue "
+    rows = ["| set-up | issue req/s at c16, median (each round) | p50 (ms) | p99 (ms) | "
+            "server CPU per issue "
             "(ms, all processes) | errors |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for label, r in rates.items():
-        rows.append(f"| {label} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | "
-                    f"{r['server_cpu_ms_per_req']:.2f} | {r['errors']} |")
+        rounds = ", ".join(f"{x:.0f}" for x in r.get("rounds_rps", []))
+        rows.append(f"| {label} | {r['rps']:.0f} ({rounds}) | {r['p50']:.1f} | "
+                    f"{r['p99']:.1f} | {r['server_cpu_ms_per_req']:.2f} | {r['errors']} |")
     fan = ""
     if "spread" in results:
         both = {LABELS[k]: results[k] for k in LABELS if k in results}
@@ -426,7 +442,8 @@ def write_multi(results: dict) -> None:
 `bench/bench_fanout.py` (issue #14, items 4-5): ticket issue at concurrency 16 with wrk
 (keep-alive, POST /tickets; as `bench/bench_server.py`) against a fresh demo centre: one
 `qms serve` directly, the same behind nginx, and two `qms serve` processes on one data folder
-behind nginx (deploy/nginx/qms-multiprocess.conf) sharing a Redis (`QMS_MESSAGE_QUEUE`).
+behind nginx (deploy/nginx/qms-multiprocess.conf) sharing a Redis (`QMS_MESSAGE_QUEUE`);
+three rounds, the set-ups interleaved, {duration} s each; the median round is shown.
 Machine: {_machine()}.
 
 {chr(10).join(rows)}
@@ -452,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=2000)
     ap.add_argument("--calls", type=int, default=100)
     ap.add_argument("--interval", type=float, default=0.3)
-    ap.add_argument("--duration", type=int, default=8)
+    ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--only", choices=("fanout", "multi", "none"))
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--profile", help="py-spy the server during the calls into this file "
@@ -487,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
         if "single" in results:
             write_fanout(results, args.notes)
         if "rates" in results:
-            write_multi(results)
+            write_multi(results, args.duration)
     return 0
 
 
