@@ -47,6 +47,9 @@ MATRIX[("get", "/api/v1/dashboard")] = {"manager", "admin"}
 for _report in ("summary", "satisfaction", "heatmap", "occupancy", "priority", "low-ratings",
                 "monthly", "journeys", "export"):
     MATRIX[("get", f"/api/v1/reports/{_report}")] = {"manager", "admin"}
+MATRIX[("post", "/api/v1/reports/exports")] = {"manager", "admin"}
+MATRIX[("get", "/api/v1/reports/exports/{job}")] = {"manager", "admin"}
+MATRIX[("get", "/api/v1/reports/exports/{job}/file")] = {"manager", "admin"}
 for _method, _path in (("get", "config"), ("put", "config"), ("get", "users"),
                        ("post", "users"), ("patch", "users/{username}"), ("get", "devices"),
                        ("post", "devices"), ("post", "devices/{name}/revoke"),

@@ -12,23 +12,32 @@ API (manager and admin):
 - GET /api/v1/reports/monthly?month=2026-11 (or from/to)
 - GET /api/v1/reports/journeys?from=&to=&format=json|csv|xlsx
 - GET /api/v1/reports/export?report=<name>&format=csv|xlsx&... (any report above)
+- POST /api/v1/reports/exports {report, format, from, to, by, month, site} → 202 {job}: an
+  export produced as a job; GET /api/v1/reports/exports/<id> → {job} (status queued |
+  running | done | failed, progress 0-100, rows); GET /api/v1/reports/exports/<id>/file
 - GET /api/v1/dashboard: queues, counters and who sits there, alerts
+
+Under gevent (`qms serve`) every report and export is computed by the report worker process
+(`server.reports.worker`, which is also the report writer): the serving process only waits
+for the answer, its loop free, so a year report or a quarter's XLSX never stalls the hall.
+The old export URLs still answer with the file (an export job waited for).
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request, send_file
 
 from server import health
 from server.api.helpers import qms, requires
-from server.api.openapi import op, query_param, register_paths
-from server.errors import NotFound, ValidationFailed
+from server.api.openapi import op, path_param, query_param, register_paths
+from server.errors import Conflict, NotFound, QMSError, ValidationFailed
 from server.reports import exports, refresher
+from server.reports import worker as report_worker
 from server.reports.engine import ReportEngine
 from server.reports.figures import DIMS, day_range, month_range
-from server.storage import DATABASE_MISSING_MESSAGE
+from server.storage import DATABASE_MISSING_MESSAGE, _gevent_patched
 
 bp = Blueprint("manager", __name__, template_folder="templates", static_folder="static",
                static_url_path="/manager-static")
@@ -47,9 +56,33 @@ def manager_page():
 
 
 # -- helpers ---------------------------------------------------------------------------------
+WORKER = "qms.report_worker"
+
+
 @bp.record_once
 def _start_report_writer(state) -> None:
-    refresher.install(state.app)
+    """Under gevent: the report worker process (reports, exports and the report writer);
+    otherwise the report writer thread of this process."""
+    if _gevent_patched() and not state.app.config.get("TESTING"):
+        client = report_worker.WorkerClient(state.app.extensions["qms"].data_dir)
+        state.app.extensions[WORKER] = client
+        client.start()
+    else:
+        refresher.install(state.app)
+
+
+def worker() -> report_worker.WorkerClient | None:
+    return current_app.extensions.get(WORKER)
+
+
+def from_worker(call, *args):
+    try:
+        return call(*args)
+    except report_worker.WorkerError as err:
+        body = err.body
+        e = body.get("error", {})
+        raise QMSError(e.get("message"), code=e.get("code", "report_failed"),
+                       status=body.get("status", 500)) from None
 
 
 def engine() -> ReportEngine:
@@ -84,27 +117,31 @@ def precision_arg() -> str:
     return value
 
 
-def run_report(name: str):
+def report_spec(name: str) -> dict:
     if name not in REPORTS:
         raise ValidationFailed(f"report must be one of {', '.join(REPORTS)}",
                                code="bad_report")
-    eng = engine()
     d0, d1 = args_range()
-    site, precision = site_arg(), precision_arg()
-    if name in ("summary", "satisfaction"):
-        default = "team" if name == "summary" else "officer"
-        return eng.summary(d0, d1, request.args.get("by", default), site, precision)
-    if name == "heatmap":
-        return eng.heatmap(d0, d1, site, precision)
-    if name == "occupancy":
-        return eng.occupancy(d0, d1, site, precision)
-    if name == "priority":
-        return eng.priority(d0, d1, site, precision)
-    if name == "low-ratings":
-        return eng.low_ratings(d0, d1, site)
-    if name == "monthly":
-        return eng.monthly(d0, d1, site, precision)
-    return eng.journeys(d0, d1, site)
+    return {"name": name, "from": d0.isoformat(), "to": d1.isoformat(),
+            "by": request.args.get("by"), "site": site_arg(), "precision": precision_arg()}
+
+
+def run_report(name: str):
+    spec = report_spec(name)
+    client = worker()
+    if client is not None:
+        return from_worker(client.report, spec)
+    return report_worker.compute(engine(), spec)
+
+
+def export_heading(spec: dict) -> list[str]:
+    d0, d1 = date.fromisoformat(spec["from"]), date.fromisoformat(spec["to"])
+    return [qms().config.name,
+            f"Báo cáo {spec['name']} từ {d0.strftime('%d/%m/%Y')} đến {d1.strftime('%d/%m/%Y')}"]
+
+
+def export_name(spec: dict, fmt: str) -> str:
+    return f"qms-{spec['name']}-{spec['from']}_{spec['to']}.{fmt}"
 
 
 def exported(name: str, data, fmt: str) -> Response:
@@ -124,6 +161,40 @@ def exported(name: str, data, fmt: str) -> Response:
         "Content-Type": FORMATS[fmt]})
 
 
+def export_response(name: str, fmt: str) -> Response:
+    """An export answered with the file: made by the report worker when there is one (this
+    greenlet waits, the loop serves everyone else), else here."""
+    if fmt not in FORMATS:
+        raise ValidationFailed("format must be csv or xlsx", code="bad_format")
+    client = worker()
+    if client is None:
+        return exported(name, run_report(name), fmt)
+    spec = report_spec(name)
+    state = report_worker.new_job(qms().data_dir, spec, fmt, export_name(spec, fmt))
+    from_worker(client.export, state["id"], spec, fmt, export_heading(spec), True)
+    return job_file_response(state["id"])
+
+
+def job_file_response(job_id: str) -> Response:
+    state = report_worker.job_state(qms().data_dir, job_id)
+    if state is None:
+        raise NotFound("Không có tệp xuất này (unknown export job)", code="unknown_job")
+    if state["status"] != "done":
+        raise Conflict("Tệp xuất chưa xong (export not ready)", code="not_ready",
+                       details={"job": state})
+    path = report_worker.exports_dir(qms().data_dir) / f"{state['id']}.{state['format']}"
+    resp = send_file(path, mimetype=FORMATS[state["format"]].split(";")[0],
+                     as_attachment=True, download_name=state["filename"])
+    resp.headers["Content-Type"] = FORMATS[state["format"]]
+    resp.headers["Content-Disposition"] = f'attachment; filename="{state["filename"]}"'
+    return resp
+
+
+def job_view(state: dict) -> dict:
+    return {**state, "url": f"/api/v1/reports/exports/{state['id']}",
+            "file_url": f"/api/v1/reports/exports/{state['id']}/file"}
+
+
 # -- report API ------------------------------------------------------------------------------
 def _make_report_route(name: str):
     def view():
@@ -134,11 +205,11 @@ def _make_report_route(name: str):
 
 
 def journeys_view():
-    data = run_report("journeys")
     fmt = request.args.get("format", "json")
     if fmt == "json":
+        data = run_report("journeys")
         return {"items": data, "count": len(data)}
-    return exported("journeys", data, fmt)
+    return export_response("journeys", fmt)
 
 
 for _name in REPORTS:
@@ -148,8 +219,52 @@ for _name in REPORTS:
 @bp.get("/api/v1/reports/export")
 @requires("reports.read")
 def report_export():
-    name = request.args.get("report", "summary")
-    return exported(name, run_report(name), request.args.get("format", "csv"))
+    return export_response(request.args.get("report", "summary"),
+                           request.args.get("format", "csv"))
+
+
+@bp.post("/api/v1/reports/exports")
+@requires("reports.read")
+def export_job_create():
+    """An export as a job: 202 with the job at once; the report worker writes the file
+    (here, without a worker, it is written before answering)."""
+    data = request.get_json(silent=True) or {}
+    if not isinstance(data, dict):
+        raise ValidationFailed("a JSON object is expected")
+    fmt = data.get("format", "csv")
+    if fmt not in FORMATS:
+        raise ValidationFailed("format must be csv or xlsx", code="bad_format")
+    args = {k: v for k, v in data.items() if k in ("from", "to", "by", "month", "site",
+                                                   "precision") and isinstance(v, str)}
+    with current_app.test_request_context(query_string=args):  # the GET routes' parsing
+        spec = report_spec(str(data.get("report", "summary")))
+        heading = export_heading(spec)
+    q = qms()
+    state = report_worker.new_job(q.data_dir, spec, fmt, export_name(spec, fmt))
+    client = worker()
+    if client is not None:
+        client.export(state["id"], spec, fmt, heading)
+    else:
+        out = report_worker.exports_dir(q.data_dir) / f"{state['id']}.{fmt}"
+        rows = report_worker.export_file(engine(), spec, fmt, heading, out)
+        state.update(status="done", phase="done", progress=100, rows=rows)
+        report_worker.write_job(q.data_dir, state["id"], state)
+    return {"job": job_view(state)}, 202
+
+
+@bp.get("/api/v1/reports/exports/<job>")
+@requires("reports.read")
+def export_job_status(job: str):
+    state = report_worker.job_state(qms().data_dir, job)
+    if state is None:
+        raise NotFound("Không có tệp xuất này (unknown export job)", code="unknown_job")
+    return {"job": job_view(state)}
+
+
+@bp.get("/api/v1/reports/exports/<job>/file")
+@requires("reports.read")
+def export_job_file(job: str):
+    return job_file_response(job)
 
 
 # -- live dashboard --------------------------------------------------------------------------
@@ -190,9 +305,12 @@ def dashboard():
             counts["serving" if c["ticket"] else "idle"] += 1
         else:
             counts[c["status"]] = counts.get(c["status"], 0) + 1
-    eng = engine()
     t = today()
-    day = eng.summary(t, t, "all", site)["total"]
+    spec = {"name": "summary", "from": t.isoformat(), "to": t.isoformat(), "by": "all",
+            "site": site, "precision": "auto"}
+    client = worker()
+    day = (from_worker(client.report, spec) if client is not None
+           else report_worker.compute(engine(), spec))["total"]
     return {**snap, "devices": devices, "alerts": alerts, "counter_counts": counts,
             "waiting_total": sum(x["waiting"] for x in snap["teams"]),
             "longest_wait_s": max((x["longest_wait_s"] for x in snap["teams"]), default=0),
@@ -232,6 +350,14 @@ register_paths({
         "Any report as CSV or XLSX",
         params=[*_RANGE, _BY, _FMT, query_param("month", {"type": "string"}),
                 query_param("report", {"type": "string", "enum": list(REPORTS)})])},
+    "/api/v1/reports/exports": {"post": op(
+        "Start an export job (any report, CSV or XLSX; made outside the serving process): "
+        "202 with the job")},
+    "/api/v1/reports/exports/{job}": {"get": op(
+        "An export job: status (queued, running, done, failed), progress 0-100, rows",
+        params=[path_param("job", {"type": "string"})])},
+    "/api/v1/reports/exports/{job}/file": {"get": op(
+        "The file of a finished export job", params=[path_param("job", {"type": "string"})])},
     "/api/v1/dashboard": {"get": op(
         "Live dashboard: queues, counters and officers, devices, alerts",
         params=[query_param("site", {"type": "string"})])},

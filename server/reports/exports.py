@@ -101,6 +101,34 @@ def to_csv(table: tuple) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
+def write_csv(table: tuple, path, progress=lambda rows: None, every: int = 5000) -> None:
+    """`to_csv` written to a file as it goes (the report worker's export jobs)."""
+    _, headers, rows = table
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([csv_safe(h) for h in headers])
+        for i in range(0, len(rows), every):
+            writer.writerows([csv_safe(v) for v in row] for row in rows[i:i + every])
+            progress(min(i + every, len(rows)))
+
+
+def write_xlsx(tabs: list[tuple], heading: list[str] | None, path,
+               progress=lambda rows: None, every: int = 5000) -> None:
+    """`to_xlsx` saved to a file, with the rows written so far reported every `every`."""
+    done = [0]
+
+    def counted(rows):
+        for row in rows:
+            yield row
+            done[0] += 1
+            if done[0] % every == 0:
+                progress(done[0])
+
+    with open(path, "wb") as fh:
+        fh.write(to_xlsx([(t, h, counted(r)) for t, h, r in tabs], heading))
+    progress(done[0])
+
+
 def to_xlsx(tabs: list[tuple], heading: list[str] | None = None) -> bytes:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell

@@ -166,9 +166,9 @@
     if (!$("m-month").value) $("m-month").value = today.slice(0, 7);
     document.querySelectorAll(".exp").forEach(function (span) {
       span.innerHTML = '<button type="button" data-fmt="csv">CSV</button>' +
-        '<button type="button" data-fmt="xlsx">XLSX</button>';
+        '<button type="button" data-fmt="xlsx">XLSX</button> <small class="exp-status"></small>';
       span.querySelectorAll("button").forEach(function (b) {
-        b.addEventListener("click", function () { exportReport(span.dataset.report, b.dataset.fmt); });
+        b.addEventListener("click", function () { exportReport(span.dataset.report, b.dataset.fmt, span); });
       });
     });
     $("report-form").addEventListener("submit", function (ev) { ev.preventDefault(); loadReports(); });
@@ -180,12 +180,37 @@
     });
   }
 
-  function exportReport(name, fmt) {
-    if (name === "journeys") return download("/reports/journeys?" + q({ format: fmt }));
-    if (name === "monthly")
-      return download("/reports/export?" + new URLSearchParams({ report: "monthly", format: fmt, month: $("m-month").value }));
-    var by = name === "satisfaction" ? $("sat-by").value : $("r-by").value;
-    return download("/reports/export?" + q({ report: name, format: fmt, by: by }));
+  // Exports are jobs (issue #14): POST creates one (202), the report worker writes the file
+  // outside the serving process, the page shows its progress and downloads it when done.
+  function exportReport(name, fmt, span) {
+    var params;
+    if (name === "monthly") params = { month: $("m-month").value };
+    else {
+      params = {};
+      new URLSearchParams(q(name === "journeys" ? {} : {
+        by: name === "satisfaction" ? $("sat-by").value : $("r-by").value
+      })).forEach(function (v, k) { params[k] = v; });
+    }
+    params.report = name;
+    params.format = fmt;
+    var status = span && span.querySelector(".exp-status");
+    var show = function (text) { if (status) status.textContent = text; };
+    show("0 %");
+    return api("/reports/exports", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(params)
+    }).then(function (body) { return poll(body.job, show); })
+      .then(function (job) { show(""); return download("/reports/exports/" + job.id + "/file"); })
+      .catch(function (err) { show("Lỗi: " + err.message); });
+  }
+
+  function poll(job, show) {
+    if (job.status === "done") return Promise.resolve(job);
+    if (job.status === "failed")
+      return Promise.reject(new Error((job.error && job.error.message) || "export failed"));
+    show((job.progress || 0) + " %" + (job.rows ? " (" + job.rows + " dòng)" : ""));
+    return new Promise(function (resolve) { setTimeout(resolve, 400); })
+      .then(function () { return api("/reports/exports/" + job.id); })
+      .then(function (body) { return poll(body.job, show); });
   }
 
   function groupTable(el, data, opts) {
