@@ -196,7 +196,10 @@ def test_redis_killed_mid_day_commands_succeed_and_every_client_converges(cluste
         assert delivered[s.name][-(head - start[s.name]):] == \
             list(range(start[s.name] + 1, head + 1)), s.name
         assert len(delivered[s.name]) == len(set(delivered[s.name])), s.name
-    assert page.evaluate("window.qmsDisplay.live.stats.polls") >= 1
+    # the board missed the other process's pushes and filled them in from the log (a gap it
+    # saw, or its idle poll when the missing push was the last one)
+    stats = page.evaluate("window.qmsDisplay.live.stats")
+    assert stats["catchups"] + stats["polls"] >= 1, stats
 
 
 def _admin_change_is_live_on_the_other_process(c) -> None:
@@ -283,3 +286,26 @@ def test_redis_limiter_is_shared_bounded_and_never_fails_when_redis_is_down(tmp_
         assert two.allow("10.0.0.2")  # per process while Redis is away
     finally:
         server.stop()
+
+
+def test_a_push_lost_without_a_gap_is_fetched_by_the_idle_poll(cluster_without_redis, page):
+    """No message queue: a socket on A never hears what B writes, and with nothing newer
+    from A there is no gap to notice either. The board page and qmsclient ask anyway."""
+    c = cluster_without_redis
+    display = c.a.tokens["display-1"]
+    stream = EventStream(Client(c.a.url, display), idle_poll=1.0, on_event=lambda e: None)
+    stream.start()
+    page.goto(f"{c.a.url}/display?audio_rate=16#token={display}")
+    page.wait_for_function("window.qmsDisplay && window.qmsDisplay.live && "
+                           "window.qmsDisplay.live.seq !== null", timeout=15000)
+    try:
+        assert stream.wait_until(lambda s: s.synced, 10)
+        issue(c.b, team=2)  # written on B: never pushed to A's clients
+        head = c.seq()
+        assert stream.wait_for_seq(head, 10) and stream.stats["polls"] >= 1
+        assert stream.stats["gaps"] == 0
+        page.wait_for_function(f"window.qmsDisplay.live.seq >= {head}", timeout=15000)
+        stats = page.evaluate("window.qmsDisplay.live.stats")
+        assert stats["polls"] >= 1 and stats["catchups"] == 0, stats
+    finally:
+        stream.stop()
