@@ -6,6 +6,10 @@ and publishes it on the centre's Redis channel; every other process's listener e
 its clients. python-socketio's `RedisManager` does that; `HallRedisManager` changes only
 what a hall needs when Redis fails:
 
+- a publish that fails (after one reconnect, for a connection Redis dropped) stops
+  publishing for `PUBLISH_RETRY_S`: a Redis host that does not answer costs a command at
+  most one connect timeout per `PUBLISH_RETRY_S`, not two per push, and the outage is
+  logged once, not twice per push;
 - the listener reconnects every `LISTEN_RETRY_MAX_S` at most (upstream doubles its wait up
   to 60 s, so pushes between processes could stay lost for a minute after Redis is back);
 - connecting to Redis gives up after `CONNECT_TIMEOUT_S` (upstream waits for the operating
@@ -28,9 +32,38 @@ from . import limits
 
 LISTEN_RETRY_MAX_S = 2.0
 CONNECT_TIMEOUT_S = 0.5
+PUBLISH_RETRY_S = 1.0
 
 
 class HallRedisManager(socketio.RedisManager):
+    _down_until = 0.0  # no publishing before this (monotonic); 0: Redis is up
+    _down = False
+
+    def _publish(self, data):  # pragma: no cover - exercised by the e2e tests
+        if self._down and time.monotonic() < self._down_until:
+            return None  # Redis is away: the other processes' clients poll meanwhile
+        for attempt in (1, 2):
+            try:
+                if not self.connected:
+                    self._redis_connect()
+                count = self.redis.publish(self.channel, self.json.dumps(data))
+            except Exception as exc:  # noqa: BLE001 - Redis down or restarted
+                self.connected = False
+                if attempt == 2:
+                    if not self._down:
+                        self._get_logger().error(
+                            "message queue: cannot publish to Redis (%s); pushes reach only "
+                            "this process's clients until it is back", exc)
+                    self._down = True
+                    self._down_until = time.monotonic() + PUBLISH_RETRY_S
+                    return None
+            else:
+                if self._down:
+                    self._get_logger().warning("message queue: publishing to Redis again")
+                    self._down = False
+                return count
+        return None
+
     def _redis_listen_with_retries(self):  # pragma: no cover - exercised by the e2e tests
         retry_sleep = 0.2
         subscribed = False
