@@ -18,7 +18,7 @@ from common.vocabulary import TEAM_BAND_EXHAUSTED, TEAM_BAND_LOW
 
 from . import estimate, rules
 from .config import Config
-from .errors import Conflict, NotFound, ValidationFailed
+from .errors import Conflict, IdempotencyMismatch, NotFound, ValidationFailed
 from .rules import Ticket
 from .storage import Store
 
@@ -64,9 +64,14 @@ class QueueService:
         events: list[dict] = []
         with self.store.write():
             if idem and idem[1]:
-                hit = self.store.idem_get(*idem)
+                hit = self.store.idem_get(idem[0], idem[1])
                 if hit:
-                    return hit
+                    status, body, fingerprint = hit
+                    if fingerprint and len(idem) > 2 and idem[2] and idem[2] != fingerprint:
+                        raise IdempotencyMismatch(
+                            "Mã Idempotency-Key này đã dùng cho một yêu cầu khác "
+                            "(Idempotency-Key reused with a different request)")
+                    return status, body
             now = self.clock()
             self._close_stale_days(now, events)
             # events carry the command's idempotency key, so every acknowledged command
@@ -77,7 +82,8 @@ class QueueService:
             finally:
                 self._request = None
             if idem and idem[1]:
-                self.store.idem_put(idem[0], idem[1], status, body, iso(now))
+                self.store.idem_put(idem[0], idem[1], status, body, iso(now),
+                                    idem[2] if len(idem) > 2 else None)
         if events:
             self.publish(events)
         return status, body
