@@ -58,27 +58,6 @@ def pct(values: list[float], p: float) -> float:
     return values[k]
 
 
-class VariantServer(LiveServer):
-    """`qms serve` through bench/serve_variant.py (the report writer never runs)."""
-
-    def start(self, timeout: float = 30) -> LiveServer:
-        env = {k: v for k, v in os.environ.items() if k != "QMS_ASYNC_MODE"}
-        env.update(PYTHONUNBUFFERED="1", **self.env)
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.serve_variant", "--data-dir", str(self.data_dir),
-                 "serve", "--port", str(self.port)], cwd=ROOT, env=env, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/api/v1/openapi.json", timeout=0.5).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.05)
-        raise RuntimeError("variant server did not start")
-
-
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -196,8 +175,7 @@ def officers_for(url: str) -> dict[int, str]:
 
 
 def fanout(clients: int, calls: int, interval: float, storm: bool = True,
-           multi: bool = False, profile: str | None = None,
-           report_writer: bool = True) -> dict:
+           multi: bool = False, profile: str | None = None) -> dict:
     """The fan-out run on one process (or two behind nginx with Redis when `multi`)."""
     data = make_data_dir()
     tmp = Path(tempfile.mkdtemp(prefix="qms-fanout-"))
@@ -209,8 +187,7 @@ def fanout(clients: int, calls: int, interval: float, storm: bool = True,
         if multi:
             redis = RedisServer(tmp / "redis").start()
             env = {"QMS_MESSAGE_QUEUE": redis.url, "QMS_TRUSTED_PROXIES": "127.0.0.1"}
-        kind = LiveServer if report_writer else VariantServer
-        servers = [kind(data, env=env) for _ in range(2 if multi else 1)]
+        servers = [LiveServer(data, env=env) for _ in range(2 if multi else 1)]
         for i, s in enumerate(servers):
             s.log = tmp / f"server{i}.log"
             s.start()
@@ -377,9 +354,8 @@ def fanout_table(rows: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-LABELS = {"single": "one process (as shipped)",
-          "single_no_writer": "one process, report writer's passes off (diagnostic)",
-          "spread": "two processes behind nginx + Redis (as shipped)"}
+LABELS = {"single": "one process",
+          "spread": "two processes behind nginx + Redis"}
 
 
 def write_fanout(results: dict, notes: str = "") -> None:
@@ -401,7 +377,7 @@ Machine: {_machine()}.
 {fanout_table(rows)}
 
 Targets: every board p99 ≤ 50 ms ({ok(r['board_p99'] <= 50)}), every phone of the team
-p99 ≤ 250 ms ({ok(r['phone_p99'] <= 250)}) for the server as shipped. Memory per idle
+p99 ≤ 250 ms ({ok(r['phone_p99'] <= 250)}). Memory per idle
 connection is the server's RSS growth over the clients connected (gevent-websocket,
 Engine.IO and Socket.IO state, the room tables). No push was lost in any run.
 {notes}
@@ -416,8 +392,8 @@ team. All {st.get('reconnected', 0):,} were connected again
 {st.get('phones', 0):,} phones ended on their team's last event: converged, no seq lost.
 Server RSS after the storm: {st.get('rss_after_mb', float('nan')):.0f} MB.
 
-Re-run with `.venv/bin/python -m bench.bench_fanout --write` (`--no-report-writer` for the
-diagnostic row, `--profile FILE` for py-spy's collapsed stacks of the server).
+Re-run with `.venv/bin/python -m bench.bench_fanout --write` (`--profile FILE` for py-spy's
+collapsed stacks of the server during the calls).
 """
     write_section(text)
 
@@ -481,8 +457,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", help="py-spy the server during the calls into this file "
                     "(collapsed stacks)")
     ap.add_argument("--no-storm", action="store_true")
-    ap.add_argument("--no-report-writer", action="store_true",
-                    help="diagnostic: the fan-out without the report writer's passes")
     ap.add_argument("--save", help="keep the results (JSON) in this file, merged with it")
     ap.add_argument("--notes", default="", help="a paragraph for the fan-out section")
     args = ap.parse_args(argv)
@@ -490,11 +464,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.save and Path(args.save).exists():
         results = json.loads(Path(args.save).read_text())
     if args.only in (None, "fanout"):
-        key = "single_no_writer" if args.no_report_writer else "single"
-        results[key] = fanout(args.clients, args.calls, args.interval,
-                              storm=not args.no_storm, profile=args.profile,
-                              report_writer=not args.no_report_writer)
-        print(json.dumps(results[key], indent=1))
+        results["single"] = fanout(args.clients, args.calls, args.interval,
+                                   storm=not args.no_storm, profile=args.profile)
+        print(json.dumps(results["single"], indent=1))
     if args.only in (None, "multi"):
         results["rates"] = issue_rates(args.duration)
         print(json.dumps(results["rates"], indent=1))
