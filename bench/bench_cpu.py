@@ -225,10 +225,28 @@ if __name__ == "__main__":
     ap.add_argument("--notes", default="", help="a file whose text ends the section")
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--json", help="also dump the raw results here")
+    ap.add_argument("--earlier", nargs="*", default=[], metavar="LABEL=JSON",
+                    help="rows of earlier runs (their --json files) shown before this one")
+    ap.add_argument("--no-run", metavar="JSON", help="report this run's --json, do not run")
     args = ap.parse_args()
-    results = run(args.duration, args.synchronous, args.profile)
+    if args.no_run:
+        results = json.loads(Path(args.no_run).read_text())
+        for op in ("issue", "call"):
+            results[op] = {int(k): v for k, v in results[op].items()}
+    else:
+        results = run(args.duration, args.synchronous, args.profile)
     notes = Path(args.notes).read_text() if args.notes else ""
     text = report(args.label, results, args.duration, notes)
+    if args.earlier:
+        extra = []
+        for item in args.earlier:
+            label, path = item.split("=", 1)
+            earlier = json.loads(Path(path).read_text())
+            for op in ("issue", "call"):
+                earlier[op] = {int(k): v for k, v in earlier[op].items()}
+            extra += rows(label, earlier)
+        head = TABLE_HEAD[1] + "\n"
+        text = text.replace(head, head + "\n".join(extra) + "\n", 1)
     print(text)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
