@@ -58,6 +58,13 @@ def pct(values: list[float], p: float) -> float:
     return values[k]
 
 
+def schedstat(pid: int) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for one) of a process's main thread,
+    from /proc/<pid>/schedstat (the kernel's scheduler statistics)."""
+    on, wait, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
+    return int(on) / 1e9, int(wait) / 1e9
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -220,7 +227,10 @@ def fanout(clients: int, calls: int, interval: float, storm: bool = True,
                                    stderr=subprocess.DEVNULL)
             time.sleep(1)
         answers: list[float] = []
+        sched0, wall0 = [schedstat(s.proc.pid) for s in servers], time.monotonic()
         sent = make_calls(url, officers, calls, interval, answers)
+        wall = time.monotonic() - wall0
+        sched1 = [schedstat(s.proc.pid) for s in servers]
         time.sleep(2)
         if spy:
             spy.wait(60)
@@ -230,6 +240,11 @@ def fanout(clients: int, calls: int, interval: float, storm: bool = True,
                   "rss_after_mb": sum(rss1),
                   "kb_per_connection": (sum(rss1) - sum(rss0)) * 1024 / clients,
                   "processes": len(servers), "answer_p50": pct(answers, 50),
+                  "cpu_share": sum(b[0] - a[0] for a, b in zip(sched0, sched1,
+                                                               strict=True)) / wall,
+                  "runqueue_share": sum(b[1] - a[1] for a, b in zip(sched0, sched1,
+                                                                    strict=True)) / wall,
+                  "load_during": os.getloadavg()[0],
                   "answer_p99": pct(answers, 99),
                   **latencies(dump, sent, phones_per_team, boards)}
         if storm and not multi:
@@ -339,15 +354,18 @@ def _machine() -> str:
 
 def fanout_table(rows: dict[str, dict]) -> str:
     lines = ["| set-up | clients | call → every board p50 / p99 / max (ms) | call → every phone "
-             "of the team p50 / p99 / max (ms) | call-next answer p50 / p99 (ms) | pushes "
-             "missing | connect all (s) | memory per idle connection |",
-             "| --- | ---: | --- | --- | --- | ---: | ---: | ---: |"]
+             "of the team p50 / p99 / max (ms) | call-next answer p50 / p99 (ms) | server "
+             "loop on a CPU / waiting for one | pushes missing | connect all (s) | memory per "
+             "idle connection |",
+             "| --- | ---: | --- | --- | --- | --- | ---: | ---: | ---: |"]
     for label, r in rows.items():
         lines.append(
             f"| {label} | {r['connected']} | {r['board_p50']:.1f} / {r['board_p99']:.1f} / "
             f"{r['board_max']:.1f} | {r['phone_p50']:.1f} / {r['phone_p99']:.1f} / "
             f"{r['phone_max']:.1f} | {r.get('answer_p50', float('nan')):.1f} / "
             f"{r.get('answer_p99', float('nan')):.1f} | "
+            f"{r.get('cpu_share', float('nan')):.0%} / "
+            f"{r.get('runqueue_share', float('nan')):.0%} | "
             f"{r['board_missing'] + r['phone_missing']} | "
             f"{r['connect_s']:.1f} | {r['kb_per_connection']:.0f} KB "
             f"({r['rss_before_mb']:.0f} → {r['rss_after_mb']:.0f} MB) |")
