@@ -241,6 +241,10 @@ class Worker:
         writer = multiprocessing.get_context("fork").Process(
             target=self.refresh_loop, name="qms-report-writer", daemon=True)
         writer.start()  # before any thread of ours exists
+        try:  # reports and exports yield the CPU to the serving process (not the writer,
+            os.nice(10)  # whose short write transactions the hall's commands wait for)
+        except OSError:
+            pass
         for fn in (self.report_loop, self.export_loop):
             threading.Thread(target=fn, daemon=True, name=fn.__name__).start()
         for line in sys.stdin:  # the server closed the pipe (or died): we end too
