@@ -210,6 +210,7 @@ class SoakRun:
         self.printer_faults = 0
         self.rss: list[int] = []
         self.restarts = 0
+        self.screens: dict[int, str | None] = {}  # counter -> its rating screen's token
 
     # -- actors ---------------------------------------------------------------------------
     def kiosk(self, index: int, printer: TicketPrinter) -> None:
@@ -260,7 +261,7 @@ class SoakRun:
             try:
                 res = requests.post(f"{self.url}/api/v1/counters/{counter}/rating-token",
                                     json={"username": f"canbo{counter:02d}",
-                                          "password": OFFICER_PASSWORD}, timeout=5)
+                                          "password": OFFICER_PASSWORD}, timeout=30)
             except requests.RequestException:
                 time.sleep(0.2)  # the server may be restarting
                 continue
@@ -281,7 +282,7 @@ class SoakRun:
             except (requests.RequestException, AssertionError):
                 time.sleep(0.2)  # the server may be restarting
         client = Client(self, token)
-        screen_token = self.rating_token(counter)
+        screen_token = self.screens.get(counter)
         screen = Client(self, screen_token) if screen_token else None
         rng = random.Random(counter)
         while not self.stop.is_set():
@@ -366,6 +367,10 @@ class SoakRun:
             d.connect()
         rig = DeviceRig(self.url, self.server.tokens["bridge-1"], KEYPAD_COUNTERS)
         self.keys = rig.bridge.api = KeyTrackingApi(rig.bridge.api)
+        # the officers switch their counters' rating screens on before the doors open, one
+        # after the other (each is a password check; not on top of the sign-in rush)
+        self.screens = {n: self.rating_token(n) for n in COUNTER_TEAMS
+                        if n not in KEYPAD_COUNTERS}
         with PrinterEmulator() as printer_emu:
             printer = TicketPrinter(printer_emu.url + "?timeout=2", profile="TM-T20II",
                                     mode="cp1258")
