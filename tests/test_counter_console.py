@@ -118,6 +118,8 @@ def test_transfer_no_show_pause_and_call_number(live_server, page):
     console(page, live_server, "canbo07", 7)
     page.keyboard.press("F1")
     page.wait_for_function("document.querySelector('#t-number').textContent === '2001'")
+    # the push may show 2001 before the console's own call has answered; keys wait for it
+    page.wait_for_function("!window.qmsConsole.state.busy")
     page.keyboard.press("t")
     page.select_option("#tr-team", "6")
     page.fill("#tr-note", "Hồ sơ đăng ký kinh doanh")
@@ -128,6 +130,7 @@ def test_transfer_no_show_pause_and_call_number(live_server, page):
     assert (moved["to_team"], moved["note"]) == (6, "Hồ sơ đăng ký kinh doanh")
     page.click("#btn-next")
     page.wait_for_function("document.querySelector('#t-number').textContent === '2002'")
+    page.wait_for_function("!window.qmsConsole.state.busy")
     page.keyboard.press("n")
     page.wait_for_selector("#ticket.empty")
     assert events(live_server, "ticket.no_show", [7])[-1]["ticket"]["number"] == 2002
