@@ -346,10 +346,12 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _machine() -> str:
+def _machine(load: float | None = None) -> str:
+    when = "during the calls" if load is not None else "when written"
+    load = os.getloadavg()[0] if load is None else load
     return (f"{os.cpu_count()} cores, Python {platform.python_version()}, load average "
-            f"{os.getloadavg()[0]:.1f} at the end of the run (other engineers' tests were "
-            "running on the same 2 cores: figures are noisy)")
+            f"{load:.1f} {when} (other engineers' tests and benchmarks were running on the "
+            "same 2 cores: figures are noisy)")
 
 
 def fanout_table(rows: dict[str, dict]) -> str:
@@ -390,7 +392,7 @@ process (`bench/fanout_crowd.py`: raw Engine.IO/Socket.IO over aiohttp websocket
 priority). {r['calls']} calls, one every 0.3 s, over the 17 single-team counters; each is
 timed from just before its `POST /counters/<n>/call-next` to the `ticket.called` push
 arriving at each board and at each phone of the called ticket's team (about 330 each).
-Machine: {_machine()}.
+Machine: {_machine(r.get('load_during'))}.
 
 {fanout_table(rows)}
 
@@ -425,6 +427,15 @@ def write_multi(results: dict, duration: int) -> None:
         rounds = ", ".join(f"{x:.0f}" for x in r.get("rounds_rps", []))
         rows.append(f"| {label} | {r['rps']:.0f} ({rounds}) | {r['p50']:.1f} | "
                     f"{r['p99']:.1f} | {r['server_cpu_ms_per_req']:.2f} | {r['errors']} |")
+    again = results.get("rates_again")
+    if again:  # the same measurement repeated later, when the machine was busier
+        rows.append("")
+        rows.append("The same three set-ups measured again later, at a load average of ~13: "
+                    + ", ".join(f"{label} {r['rps']:.0f} req/s ({r['server_cpu_ms_per_req']:.2f} "
+                                f"ms CPU per issue)" for label, r in again.items())
+                    + ". On this shared machine the noise is as large as the differences "
+                    "between set-ups; the server CPU per issue is the steadier figure, and it "
+                    "is always highest for two processes.")
     fan = ""
     if "spread" in results:
         both = {LABELS[k]: results[k] for k in LABELS if k in results}
@@ -438,7 +449,8 @@ def write_multi(results: dict, duration: int) -> None:
 `qms serve` directly, the same behind nginx, and two `qms serve` processes on one data folder
 behind nginx (deploy/nginx/qms-multiprocess.conf) sharing a Redis (`QMS_MESSAGE_QUEUE`);
 three rounds, the set-ups interleaved, {duration} s each; the median round is shown.
-Machine: {_machine()}.
+Machine: {os.cpu_count()} cores, Python {platform.python_version()}, shared with other
+engineers' tests and benchmarks (load average about 4-6 during the rounds below).
 
 {chr(10).join(rows)}
 {fan}
@@ -452,7 +464,7 @@ costs little (one process behind it is within the noise of one process direct). 
 the 2,000 screens over two processes did not lower the push latency on these 2 shared cores
 either (the fan-out table): each process writes only to its own half of the sockets, but
 the two compete for the same two cores with nginx, Redis, the crowd and other engineers'
-tests, and each still runs its own report writer on its loop. What several processes do buy
+tests, and every push now also goes through Redis. What several processes do buy
 is **availability**: nginx sends new connections to the process that is up, so a crash or a
 restart of one process is a reconnect of its screens, not a dark hall, and an upgrade can
 be rolled one process at a time; the fan-out gain needs cores to spare. One process remains
