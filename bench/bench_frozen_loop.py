@@ -95,19 +95,19 @@ class Probe(threading.Thread):
         super().__init__(daemon=True)
         self.server, self.token = server, token
         self.times: list[float] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self):
         s = requests.Session()
         s.headers.update(bearer(self.token))
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             t0 = time.perf_counter()
             s.get(self.server.url + "/api/v1/state", timeout=60)
             self.times.append((time.perf_counter() - t0) * 1000)
-            self._stop.wait(0.05)
+            self._halt.wait(0.05)
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join(60)
 
 
