@@ -44,6 +44,7 @@ MATRIX[("get", "/api/v1/announcements/audio")] = SIGNED
 MATRIX[("get", "/api/v1/counters/{n}/today")] = {"officer", "manager", "admin", "bridge"}
 MATRIX[("post", "/api/v1/counters/{n}/rating-token")] = ANY  # name and password in the body
 MATRIX[("get", "/api/v1/dashboard")] = {"manager", "admin"}
+MATRIX[("get", "/api/v1/site")] = {"manager", "admin"}  # the hall's site id and epoch
 for _report in ("summary", "satisfaction", "heatmap", "occupancy", "priority", "low-ratings",
                 "monthly", "journeys", "export"):
     MATRIX[("get", f"/api/v1/reports/{_report}")] = {"manager", "admin"}
