@@ -253,3 +253,22 @@ def test_real_server_pushes_the_projection_to_phones(live_server):
     finally:
         phone.sio.disconnect()
         board.sio.disconnect()
+
+
+def test_state_and_events_of_another_site_need_a_managers_right(two_sites, tokens):
+    """`?site=` on /state and /events is checked like a socket room (issue #13, 1): a device
+    or an officer reads only its own site; a manager or an admin any site of this server."""
+    app, branch_display = two_sites
+    client = app.test_client()
+    main_display = bearer(tokens["display-1"])
+    for path in ("/api/v1/state", "/api/v1/events"):
+        assert client.get(path, headers=main_display).status_code == 200
+        res = client.get(path + "?site=b1", headers=main_display)
+        assert res.status_code == 403 and res.get_json()["error"]["code"] == "forbidden_site"
+        res = client.get(path + "?site=main", headers=bearer(branch_display))
+        assert res.status_code == 403
+        assert client.get(path + "?site=b1", headers=bearer(branch_display)).status_code == 200
+        manager = bearer(login(client, "giamdoc"))
+        assert client.get(path + "?site=b1", headers=manager).status_code == 200
+        res = client.get(path + "?site=nowhere", headers=manager)
+        assert res.status_code == 404 and res.get_json()["error"]["code"] == "unknown_site"

@@ -10,7 +10,7 @@ from flask import current_app, g, request
 
 from ..auth import Principal
 from ..boundary import parse_body
-from ..errors import Unauthorized, ValidationFailed
+from ..errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 
 
 def qms():
@@ -71,6 +71,18 @@ def idem() -> tuple[str, str, str] | None:
         payload = request.mimetype
     fingerprint = hashlib.sha256(f"{resource}\n{payload}".encode()).hexdigest()
     return (f"{current_principal().actor} {resource}", key, fingerprint)
+
+
+def site_arg(p: Principal) -> str:
+    """The `?site=` a request asks about (default: the principal's own), checked against the
+    caller: a device or an officer may read only its own site, a manager or an admin any site
+    of this server (the same rule as the Socket.IO rooms)."""
+    site = request.args.get("site") or p.site
+    if site not in qms().config.sites:
+        raise NotFound(f"Không có điểm {site[:40]!r} (unknown site)", code="unknown_site")
+    if site != p.site and not (p.kind == "user" and p.has("reports.read")):
+        raise Forbidden("Không được xem điểm khác (another site's data)", code="forbidden_site")
+    return site
 
 
 def int_arg(name: str, default: int, lo: int, hi: int) -> int:

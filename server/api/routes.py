@@ -9,7 +9,7 @@ from ..boundary import client_address, ticket_read
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from . import bp
 from .events import revalidate, staff_event
-from .helpers import body, current_principal, idem, int_arg, qms, requires, result
+from .helpers import body, current_principal, idem, int_arg, qms, requires, result, site_arg
 from .openapi import spec
 
 MAX_ID = 2**62  # larger ids overflow SQLite integers: nothing has them
@@ -201,9 +201,7 @@ def counter_state(n):
 @requires("state.read")
 def state():
     p = current_principal()
-    site = request.args.get("site", p.site)
-    if site not in qms().config.sites:
-        raise NotFound(f"unknown site {site!r}", code="unknown_site")
+    site = site_arg(p)
     return qms().service.snapshot(site, with_officer=p.has("reports.read"))
 
 
@@ -212,7 +210,7 @@ def state():
 def events():
     since = int_arg("since", 0, 0, 2**62)
     limit = int_arg("limit", 1000, 1, 5000)
-    site = request.args.get("site", current_principal().site)
+    site = site_arg(current_principal())
     store = qms().store
     with store.read():
         items = [staff_event(e) for e in store.events_since(site, since, limit)]
