@@ -24,7 +24,6 @@ import time
 import tomllib
 from pathlib import Path
 
-import requests
 import tomli_w
 
 ROOT = Path(__file__).resolve().parents[1]

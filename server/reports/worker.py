@@ -210,7 +210,7 @@ class Worker:
             state["pid"] = os.getpid()  # made here, not in the serving process
             last = [0.0]
 
-            def progress(done, total, phase):
+            def progress(done, total, phase, last=last, state=state, job=job):
                 now = time.monotonic()
                 if phase == "writing" and done and now - last[0] < 0.25:
                     return
