@@ -82,7 +82,7 @@ register_paths({
     "/api/v1/counters/{n}/rating-token": {"post": op(
         "A token for counter n's citizen rating screen, given the name and password of an "
         "officer of that counter: it may rate the ticket just finished there and read the "
-        "queue, nothing else", secure=False, errors=(400, 401, 403, 422, 429),
+        "queue, nothing else", secure=False, errors=(400, 401, 403, 404, 422, 429),
         params=[path_param("n", {"type": "integer", "minimum": 0})],
         body={"type": "object", "properties": {"username": {"type": "string"},
                                                 "password": {"type": "string"}}})},

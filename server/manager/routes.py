@@ -30,8 +30,8 @@ from datetime import date
 from flask import Blueprint, Response, current_app, render_template, request, send_file
 
 from server import health
-from server.api.helpers import qms, requires
-from server.api.openapi import op, path_param, query_param, register_paths
+from server.api.helpers import body, qms, requires
+from server.api.openapi import OBJ, op, path_param, query_param, register_paths
 from server.errors import Conflict, NotFound, QMSError, ValidationFailed
 from server.reports import exports, refresher
 from server.reports import worker as report_worker
@@ -228,7 +228,7 @@ def report_export():
 def export_job_create():
     """An export as a job: 202 with the job at once; the report worker writes the file
     (here, without a worker, it is written before answering)."""
-    data = request.get_json(silent=True) or {}
+    data = body()
     if not isinstance(data, dict):
         raise ValidationFailed("a JSON object is expected")
     fmt = data.get("format", "csv")
@@ -352,7 +352,7 @@ register_paths({
                 query_param("report", {"type": "string", "enum": list(REPORTS)})])},
     "/api/v1/reports/exports": {"post": op(
         "Start an export job (any report, CSV or XLSX; made outside the serving process): "
-        "202 with the job")},
+        "202 with the job", ok={202: ("Accepted: the job", OBJ)})},
     "/api/v1/reports/exports/{job}": {"get": op(
         "An export job: status (queued, running, done, failed), progress 0-100, rows",
         params=[path_param("job", {"type": "string"})])},
