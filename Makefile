@@ -29,7 +29,7 @@ province-demo: venv
 
 test: venv
 	$(BIN)/ruff check .
-	timeout -s KILL 1500 $(BIN)/python -m pytest -q -p no:cacheprovider
+	timeout -s KILL 2400 $(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: venv
 	$(BIN)/ruff check .
