@@ -92,6 +92,11 @@ class Principal:
     def may_act_at(self, counter: int) -> bool:
         return self.role == "admin" or counter in self.counters
 
+    def may_follow_site(self, site: str) -> bool:
+        """Whose data of `site` this principal may read (`?site=`, Socket.IO rooms): a
+        manager or an admin any site of this server, a device or an officer only its own."""
+        return site == self.site or (self.kind == "user" and self.has("reports.read"))
+
     @property
     def actor(self) -> str:
         return f"{self.kind}:{self.name}"

@@ -92,12 +92,6 @@ def _qms():
     return current_app.extensions["qms"]
 
 
-def _sites_for(principal: Principal) -> set[str]:
-    if principal.kind == "user" and principal.has("reports.read"):
-        return set(_qms().config.sites)  # managers and admins may follow every site
-    return {principal.site}
-
-
 def _room_site(room) -> str:
     """The site of a staff room (`site:`, `team:`, `counter:`); ValidationFailed if unknown."""
     q = _qms()
@@ -116,7 +110,7 @@ def _room_site(room) -> str:
 
 def _check_room(room, principal: Principal) -> str:
     site = _room_site(room)
-    if site not in _sites_for(principal):
+    if not principal.may_follow_site(site):
         raise Forbidden(f"Không được theo dõi {room} (room not allowed)", code="forbidden_room")
     return str(room)
 

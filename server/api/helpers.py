@@ -80,7 +80,7 @@ def site_arg(p: Principal) -> str:
     site = request.args.get("site") or p.site
     if site not in qms().config.sites:
         raise NotFound(f"Không có điểm {site[:40]!r} (unknown site)", code="unknown_site")
-    if site != p.site and not (p.kind == "user" and p.has("reports.read")):
+    if not p.may_follow_site(site):
         raise Forbidden("Không được xem điểm khác (another site's data)", code="forbidden_site")
     return site
 
