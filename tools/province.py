@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
-
-import requests
 
 from qmsclient import Client, ServerError, login
 
-from .testing import OFFICER_PASSWORD, ROOT, free_port
+from .testing import OFFICER_PASSWORD, ROOT, ChildProcess, free_port, http_ok
 
 
 def _env(extra: dict | None = None) -> dict:
@@ -26,8 +22,10 @@ def _env(extra: dict | None = None) -> dict:
     return env
 
 
-class Process:
+class Process(ChildProcess):
     """A `qms ...` child process in its own session (killed as a group)."""
+
+    stop_wait_s = 10
 
     def __init__(self, argv: list[str], log: Path, env: dict | None = None):
         self.argv = argv
@@ -43,24 +41,6 @@ class Process:
                                          stderr=subprocess.STDOUT, start_new_session=True)
         return self
 
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to clean up (a crash, a power cut of that process)."""
-        if self.running:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.running:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
 
 class CentralProcess(Process):
     def __init__(self, central_dir: Path, dsn: str, port: int | None = None,
@@ -73,16 +53,8 @@ class CentralProcess(Process):
 
     def start(self, timeout: float = 30) -> CentralProcess:
         super().start()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.running:
-                raise RuntimeError(f"central exited: {self.log.read_text()[-2000:]}")
-            try:
-                if requests.get(self.url + "/api/v1/ping", timeout=0.5).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError(f"central did not start: {self.log.read_text()[-2000:]}")
+        self.wait_up(http_ok(self.url + "/api/v1/ping"), timeout, "central")
+        return self
 
 
 class SyncProcess(Process):

@@ -15,13 +15,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-from .testing import ROOT, free_port
+from .testing import ROOT, ChildProcess, free_port, port_open
 
 NGINX_CONF = ROOT / "deploy" / "nginx" / "qms-multiprocess.conf"
 
@@ -33,42 +30,7 @@ def binary(name: str) -> str | None:
         None)
 
 
-def _wait_port(port: int, proc: subprocess.Popen, timeout: float, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"exited: {log.read_text(errors='replace')[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"did not start: {log.read_text(errors='replace')[-2000:]}")
-
-
-class _Process:
-    proc: subprocess.Popen | None = None
-
-    def kill(self) -> None:
-        """SIGKILL: the service dies at once, as in a crash."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-
-class RedisServer(_Process):
+class RedisServer(ChildProcess):
     def __init__(self, folder: Path, port: int | None = None):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -83,11 +45,11 @@ class RedisServer(_Process):
                  "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                  "--daemonize", "no", "--dir", str(self.folder)],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        _wait_port(self.port, self.proc, timeout, self.log)
+        self.wait_up(port_open(self.port), timeout, type(self).__name__)
         return self
 
 
-class Nginx(_Process):
+class Nginx(ChildProcess):
     def __init__(self, folder: Path, upstream_ports: list[int], port: int | None = None,
                  conf: Path = NGINX_CONF, balance: str | None = None):
         """`balance`: replace the upstream's `least_conn;` (e.g. "ip_hash;")."""
@@ -145,5 +107,5 @@ http {{
                 [binary("nginx") or "nginx", "-p", str(self.folder), "-e", str(self.log),
                  "-c", str(conf), "-g", "daemon off;"],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        _wait_port(self.port, self.proc, timeout, self.log)
+        self.wait_up(port_open(self.port), timeout, type(self).__name__)
         return self

@@ -38,7 +38,70 @@ def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-class LiveServer:
+class ChildProcess:
+    """A child process in its own session, stopped or killed as a group: the base of the
+    server, central, sync, Redis and nginx processes the tests, benchmarks and demos run."""
+
+    proc: subprocess.Popen | None = None
+    log: Path
+    stop_wait_s: float = 5
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up (a crash, a power cut of that process)."""
+        if self.running:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.running:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(self.stop_wait_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def wait_up(self, ready, timeout: float, what: str = "server") -> None:
+        """Wait until `ready()` is true; RuntimeError with the log's tail if the process exits
+        or `timeout` seconds pass first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise RuntimeError(f"{what} exited: {self._tail()}")
+            if ready():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{what} did not start: {self._tail()}")
+
+    def _tail(self) -> str:
+        return self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+
+
+def http_ok(url: str):
+    """A readiness probe: `url` answers 2xx."""
+    def ready() -> bool:
+        try:
+            return requests.get(url, timeout=0.5).ok
+        except requests.RequestException:
+            return False
+    return ready
+
+
+def port_open(port: int):
+    """A readiness probe: something accepts connections on 127.0.0.1:`port`."""
+    def ready() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+    return ready
+
+
+class LiveServer(ChildProcess):
     """The real `qms serve` process; can be killed (SIGKILL) and restarted on the same port."""
 
     def __init__(self, data_dir: Path, port: int | None = None, env: dict | None = None):
@@ -61,29 +124,8 @@ class LiveServer:
                 [sys.executable, "-m", "qms", "--data-dir", str(self.data_dir), "serve",
                  "--port", str(self.port)], cwd=ROOT, env=env, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
-            try:
-                if requests.get(self.url + "/api/v1/openapi.json", timeout=0.5).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.05)
-        raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        self.wait_up(http_ok(self.url + "/api/v1/openapi.json"), timeout)
+        return self
 
     def restart(self) -> LiveServer:
         self.kill()
