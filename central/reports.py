@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 
 from server.reports import figures as fig
 from server.reports import stats as rs
-from server.reports.engine import EXACT_LIMIT, WEEKDAYS_VI, split_range
+from server.reports.engine import EXACT_LIMIT, WEEKDAYS_VI, dim_label, split_range
 from server.reports.fold import fold_into
 
 from .storage import Store
@@ -150,15 +150,7 @@ class CentralReports:
             return self.site_names.get(key, key)
         if by == "team":
             return f"Tổ {key}"
-        if by == "counter":
-            return f"Quầy {key}"
-        if by == "hour":
-            return f"{key:02d}:00–{key:02d}:59"
-        if by == "weekday":
-            return WEEKDAYS_VI[key]
-        if by == "priority":
-            return {"priority": "Ưu tiên", "normal": "Thông thường"}.get(key, str(key))
-        return str(key)
+        return dim_label(by, key)
 
     def summary(self, d0: date, d1: date, by: str, sites: Sequence[str] | None,
                 precision: str = "auto") -> dict:

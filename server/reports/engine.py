@@ -28,6 +28,23 @@ EXACT_LIMIT = 30_000
 WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 
 
+def dim_label(by: str, key) -> str:
+    """The Vietnamese label of a report row's key for the dimensions that need no
+    configuration (counter, hour, weekday, priority); a hall's engine and the central server
+    add team and site names of their own."""
+    if by == "counter":
+        return f"Quầy {key}"
+    if by == "hour":
+        return f"{key:02d}:00–{key:02d}:59"
+    if by == "weekday":
+        return WEEKDAYS_VI[key]
+    if by == "priority":
+        return {"priority": "Ưu tiên", "normal": "Thông thường"}.get(key, str(key))
+    if by == "priority_class":
+        return PRIORITY_LABELS_VI.get(key, "Thông thường")
+    return str(key)
+
+
 def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="milliseconds")
 
@@ -181,19 +198,9 @@ class ReportEngine:
                 return self.config.team(key).name
             except Exception:
                 return f"Tổ {key}"
-        if by == "counter":
-            return f"Quầy {key}"
-        if by == "hour":
-            return f"{key:02d}:00–{key:02d}:59"
-        if by == "weekday":
-            return WEEKDAYS_VI[key]
-        if by == "priority":
-            return {"priority": "Ưu tiên", "normal": "Thông thường"}[key]
-        if by == "priority_class":
-            return PRIORITY_LABELS_VI.get(key, "Thông thường")
         if by == "site":
             return self.config.sites.get(key, key)
-        return str(key)
+        return dim_label(by, key)
 
     def exact(self, d0: date, d1: date, site: str | None, precision: str) -> bool:
         if precision in ("exact", "fast"):
