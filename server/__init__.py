@@ -122,7 +122,15 @@ def create_app(config: dict | None = None, pages: Iterable[Blueprint] = ()) -> F
     service = QueueService(store, centre, publish=publish, clock=clock)
     accounts = Accounts(store, clock, limiter_url=app.config["REDIS_URL"],
                         namespace=app.config["REDIS_NAMESPACE"])
-    app.extensions["qms"] = QMS(data_dir, store, centre, service, accounts)
+    qms = app.extensions["qms"] = QMS(data_dir, store, centre, service, accounts)
+    # every service writes through the one write path (QueueService.run)
+    from .admin_service import EXTENSION as ADMIN_SERVICE
+    from .admin_service import AdminService
+
+    accounts.bind(service)
+    app.extensions[ADMIN_SERVICE] = AdminService(
+        service, data_dir, on_config=lambda new: setattr(qms, "config", new),
+        refresh=lambda: reload.check(app))
 
     # The Socket.IO handlers must be registered before init_app: Flask-SocketIO keeps a
     # handler for later servers only if it was declared while no server existed yet.
@@ -143,10 +151,25 @@ def create_app(config: dict | None = None, pages: Iterable[Blueprint] = ()) -> F
 
     for blueprint in (*pages, manager_bp, admin_bp):
         app.register_blueprint(blueprint)
+    _start_reports(app)
     _register_errors(app)
     boundary.install(app)
     reload.install(app)  # follow configuration changes made by another server process
     return app
+
+
+def _start_reports(app: Flask) -> None:
+    """Under gevent (`qms serve`): the report worker process (reports, export jobs and the
+    report writer, off the serving process); otherwise the report writer thread here."""
+    from .reports import refresher, worker
+    from .storage import _gevent_patched
+
+    if _gevent_patched() and not app.config.get("TESTING"):
+        client = worker.WorkerClient(app.extensions["qms"].data_dir)
+        app.extensions[worker.EXTENSION] = client
+        client.start()
+    else:
+        refresher.install(app)
 
 
 def _register_errors(app: Flask) -> None:

@@ -29,6 +29,7 @@ EDITABLE = ("name", "name_en", "public_url", "target_wait_min", "default_service
 PROCEDURE_EDITABLE = ("name", "field", "agency", "level", "processing_days", "fee", "team_id",
                       "documents")
 IMPORT_SUFFIXES = (".csv", ".xlsx")
+EXTENSION = "qms.admin"  # where create_app puts the AdminService (app.extensions)
 
 
 class AdminService:

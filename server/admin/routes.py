@@ -13,7 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, render_template, request
 
 from server import config as centre_config
-from server import reload
+from server.admin_service import EXTENSION as ADMIN_SERVICE
 from server.admin_service import AdminService
 from server.api.helpers import body, current_principal, idem, int_arg, qms, requires, result
 from server.api.openapi import op, path_param, query_param, register_paths
@@ -22,18 +22,7 @@ from server.errors import ValidationFailed
 bp = Blueprint("admin", __name__, template_folder="templates", static_folder="static",
                static_url_path="/admin-static")
 
-ADMIN = "qms.admin"
-
-
-@bp.record_once
-def _wire(state) -> None:
-    """When the app registers this page: its admin service over the app's write path, and
-    the app's accounts service bound to the same write path."""
-    q = state.app.extensions["qms"]
-    q.accounts.bind(q.service)
-    state.app.extensions[ADMIN] = AdminService(
-        q.service, q.data_dir, on_config=lambda new: setattr(q, "config", new),
-        refresh=lambda: reload.check(state.app))
+ADMIN = ADMIN_SERVICE  # the app extension create_app puts the admin service in
 
 
 def admin() -> AdminService:

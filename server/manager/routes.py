@@ -3,8 +3,9 @@
 Every report is derived from the event log through `ReportEngine` (journeys folded by seq,
 then exact figures or pre-aggregated stats). Routes stay thin: parse the query, ask the
 engine, render JSON or an export. Routes only read: the derived report data is written by
-the report writer (`server.reports.refresher`, a worker thread started here, asked for a
-pass after every command and waited for when a report finds it behind).
+the report writer (`server.reports.refresher`, started by `create_app`: in the report worker
+process under gevent, a thread otherwise), asked for a pass after every command and waited
+for when a report finds it behind.
 
 API (manager and admin):
 - GET /api/v1/reports/summary?from=&to=&by=&site=&precision=auto|exact|fast
@@ -37,7 +38,7 @@ from server.reports import exports, refresher
 from server.reports import worker as report_worker
 from server.reports.engine import ReportEngine
 from server.reports.figures import DIMS, day_range, month_range
-from server.storage import DATABASE_MISSING_MESSAGE, _gevent_patched
+from server.storage import DATABASE_MISSING_MESSAGE
 
 bp = Blueprint("manager", __name__, template_folder="templates", static_folder="static",
                static_url_path="/manager-static")
@@ -56,19 +57,7 @@ def manager_page():
 
 
 # -- helpers ---------------------------------------------------------------------------------
-WORKER = "qms.report_worker"
-
-
-@bp.record_once
-def _start_report_writer(state) -> None:
-    """Under gevent: the report worker process (reports, exports and the report writer);
-    otherwise the report writer thread of this process."""
-    if _gevent_patched() and not state.app.config.get("TESTING"):
-        client = report_worker.WorkerClient(state.app.extensions["qms"].data_dir)
-        state.app.extensions[WORKER] = client
-        client.start()
-    else:
-        refresher.install(state.app)
+WORKER = report_worker.EXTENSION
 
 
 def worker() -> report_worker.WorkerClient | None:

@@ -40,6 +40,7 @@ from pathlib import Path
 
 log = logging.getLogger("qms.reports.worker")
 
+EXTENSION = "qms.report_worker"  # where create_app puts the WorkerClient (app.extensions)
 REFRESH_EVERY_S = 1.0
 REPORT_TIMEOUT_S = 120.0
 EXPORT_TIMEOUT_S = 1800.0
