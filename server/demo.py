@@ -1,5 +1,6 @@
-"""The demo centre: a provincial centre like Bắc Ninh's, 6 teams and 23 counters, with the
-349 sample procedures routed to teams by field, demo users and device tokens."""
+"""The demo centre: a provincial centre like Bắc Ninh's, 6 receiving teams, a fee desk (bank /
+treasury) and a result-return team, 23 counters, with the 349 sample procedures routed to teams
+by field, demo users and device tokens."""
 
 from __future__ import annotations
 
@@ -50,6 +51,11 @@ TEAMS = [
          fields=["Đăng ký, quản lý cư trú", "Cấp, quản lý căn cước", "Quản lý xuất nhập cảnh",
                  "Đăng ký, quản lý phương tiện giao thông cơ giới, xe máy chuyên dùng",
                  "Phòng cháy, chữa cháy", "*"]),
+    # steps of a visit (docs/visit.md "Several steps under one number"): no fields of their
+    # own; tickets reach them by a step route (or a dossier's result, or a transfer)
+    Team(7, "Thu phí – Ngân hàng/Kho bạc", (7001, 7999),
+         name_en="Fees – bank / treasury desk"),
+    Team(8, "Trả kết quả", (8001, 8999), name_en="Result return"),
 ]
 
 # counter -> teams it serves, in its own order (a few counters help a second team)
@@ -59,7 +65,7 @@ COUNTER_TEAMS = {
     11: [3], 12: [3], 13: [3], 14: [3, 1],
     15: [4], 16: [4], 17: [4, 2],
     18: [5], 19: [5], 20: [5, 6],
-    21: [6], 22: [6], 23: [6, 3],
+    21: [6], 22: [7], 23: [8, 6],
 }
 
 # What to bring for the most asked-for procedures (national portal, abridged).

@@ -42,7 +42,7 @@ def test_init_creates_config_and_database(empty_dir):
 
 def test_demo_centre(demo_template):
     cfg = tomllib.loads((demo_template / "centre.toml").read_text())
-    assert len(cfg["teams"]) == 6 and len(cfg["counters"]) == 23
+    assert len(cfg["teams"]) == 8 and len(cfg["counters"]) == 23
     assert count(demo_template) == 349
 
 
