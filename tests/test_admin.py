@@ -62,16 +62,16 @@ def test_config_change_is_live_saved_audited_and_pushed(app, client, admin, data
 
 def test_add_counter_and_team_live(app, client, admin, tokens):
     cfg = client.get("/api/v1/admin/config", headers=admin).get_json()
-    teams = cfg["teams"] + [{"id": 7, "name": "Tổ Một cửa liên thông", "band": [7001, 7999]}]
-    counters = cfg["counters"] + [{"number": 24, "name": "Quầy 24", "teams": [7]}]
+    teams = cfg["teams"] + [{"id": 9, "name": "Tổ Một cửa liên thông", "band": [9001, 9999]}]
+    counters = cfg["counters"] + [{"number": 24, "name": "Quầy 24", "teams": [9]}]
     res = client.put("/api/v1/admin/config", headers=admin,
                      json={"teams": teams, "counters": counters})
     assert res.status_code == 200, res.get_json()
-    t = client.post("/api/v1/tickets", json={"team_id": 7},
+    t = client.post("/api/v1/tickets", json={"team_id": 9},
                     headers=bearer(tokens["kiosk-1"])).get_json()
-    assert t["number"] == 7001
+    assert t["number"] == 9001
     res = client.post("/api/v1/counters/24/call-next", headers=admin)
-    assert res.status_code == 200 and res.get_json()["number"] == 7001
+    assert res.status_code == 200 and res.get_json()["number"] == 9001
 
 
 def test_bad_config_is_refused_and_nothing_changes(app, client, admin, data_dir):
