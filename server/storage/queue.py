@@ -94,14 +94,21 @@ class QueueMixin:
 
     def count_ahead(self, t: Ticket, normal_before: str, priority_before: str) -> int:
         """Waiting tickets of t's queue whose wait clock is before the cut-off of their
-        class (ties broken by id)."""
-        return self._value(
-            "SELECT COUNT(*) FROM tickets WHERE site=? AND day=? AND status='waiting' "
-            "AND team_id=? AND target_counter IS ? AND id != ? AND ("
-            "(priority IS NULL AND (wait_from < ? OR (wait_from = ? AND id < ?))) OR "
-            "(priority IS NOT NULL AND (wait_from < ? OR (wait_from = ? AND id < ?))))",
-            (t.site, t.day, t.team_id, t.target_counter, t.id,
-             normal_before, normal_before, t.id, priority_before, priority_before, t.id))
+        class (ties broken by id). Two counts, each a range of one index: the normal class
+        through the covering index of migration m016 (no table row read per ticket ahead;
+        was a third of an issue's view with a long queue, issue #14), the priority class
+        through its partial index (few rows)."""
+        target = "target_counter IS NULL" if t.target_counter is None else "target_counter=?"
+        extra = () if t.target_counter is None else (t.target_counter,)
+        base = ("SELECT COUNT(*) FROM tickets WHERE site=? AND day=? AND team_id=? "
+                f"AND status='waiting' AND {target} AND id != ? AND ")
+        normal = self._value(
+            base + "priority IS NULL AND (wait_from < ? OR (wait_from = ? AND id < ?))",
+            (t.site, t.day, t.team_id, *extra, t.id, normal_before, normal_before, t.id))
+        priority = self._value(
+            base + "priority IS NOT NULL AND (wait_from < ? OR (wait_from = ? AND id < ?))",
+            (t.site, t.day, t.team_id, *extra, t.id, priority_before, priority_before, t.id))
+        return (normal or 0) + (priority or 0)
 
     def stale_waiting(self, day: str) -> list[Ticket]:
         """Tickets still waiting from an earlier business day."""
@@ -200,8 +207,11 @@ class QueueMixin:
         return CounterState(**row) if row else CounterState(number=number)
 
     def counter_states(self) -> dict[int, CounterState]:
-        return {r["number"]: CounterState(**r)
-                for r in self._all("SELECT * FROM counters ORDER BY number")}
+        """Every counter's state (tuples straight into the dataclass: this runs for every
+        event's open-counter figures and every wait estimate, issue #14)."""
+        rows = self.conn.execute("SELECT number, status, ticket_id, officer, reason "
+                                 "FROM counters ORDER BY number").fetchall()
+        return {r[0]: CounterState(*r) for r in rows}
 
     def save_counter_state(self, state: CounterState) -> None:
         self.conn.execute(
