@@ -107,6 +107,11 @@ class WaitEstimator:
             return MIN_SHARE
         return max(MIN_SHARE, sum(1 for s in own if s.team_id == team_id) / len(own))
 
+    def open_counters(self, team_id: int) -> int:
+        """How many open counters serve the team now (0: nobody can call its numbers, so
+        no wait can honestly be estimated)."""
+        return sum(1 for c in self.counters if c.open and team_id in c.teams)
+
     def rate(self, team_id: int) -> float:
         """Tickets of the team served per second by its open counters."""
         serving = [c for c in self.counters if team_id in c.teams]

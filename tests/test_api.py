@@ -47,7 +47,9 @@ def test_issue_numbers_in_team_band(client, kiosk):
     b = issue(client, kiosk)
     c = issue(client, kiosk, team_id=3)
     assert (a["number"], b["number"], c["number"]) == (1001, 1002, 3001)
-    assert b["waiting_ahead"] == 1 and b["estimated_wait_s"] > 0
+    # no counter of team 1 is open yet: no wait is estimated (issue #16, honest waits)
+    assert b["waiting_ahead"] == 1 and b["estimated_wait_s"] is None
+    assert b["counters_open"] == 0 and b["no_counter_open"] is True
     assert a["status_url"].endswith("/t/" + a["token"])
     assert len(a["token"]) >= 22  # >= 128 bits
 

@@ -26,7 +26,7 @@ SECRETS = (NOTE, "001203004567", PAUSE, DETAIL, "ZX-99812", KEY)
 PUBLIC_TYPES = {"ticket.issued", "ticket.called", "ticket.recalled", "ticket.started",
                 "ticket.finished", "ticket.no_show", "ticket.transferred", "ticket.cancelled"}
 PUBLIC_KEYS = {"type", "seq", "at", "site", "team_id", "counter", "ticket", "waiting",
-               "from_team", "to_team", "to_counter"}
+               "counters_open", "from_team", "to_team", "to_counter"}
 
 
 def events_of(client) -> list[dict]:

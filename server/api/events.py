@@ -54,7 +54,8 @@ def staff_event(event: dict) -> dict:
 
 def public_event(event: dict) -> dict | None:
     """What a citizen's phone may receive of an event, or None for nothing at all: which
-    number moved where, and the waiting counts per team; never free text (transfer notes,
+    number moved where, and the waiting and open-counter counts per team (0 open: no wait
+    can be estimated, issue #16); never free text (transfer notes,
     pause or rating reasons), device details, actors, ticket ids or priority classes."""
     if event.get("type") not in PUBLIC_TYPES:
         return None
@@ -65,9 +66,10 @@ def public_event(event: dict) -> dict | None:
     ticket = event.get("ticket")
     if isinstance(ticket, dict):
         out["ticket"] = {k: ticket.get(k) for k in PUBLIC_TICKET_FIELDS}
-    waiting = event.get("waiting")
-    if isinstance(waiting, dict):
-        out["waiting"] = {str(k): v for k, v in waiting.items() if isinstance(v, int)}
+    for key in ("waiting", "counters_open"):  # per team: people waiting, counters open
+        counts = event.get(key)
+        if isinstance(counts, dict):
+            out[key] = {str(k): v for k, v in counts.items() if isinstance(v, int)}
     return out
 
 

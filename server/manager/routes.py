@@ -273,6 +273,12 @@ def dashboard():
     # this process's health flags (a full disk: server/health.py)
     alerts[:0] = [{"kind": a["code"], **a} for a in health.alerts()]
     for team in snap["teams"]:
+        if team["no_counter_open"] and team["waiting"]:
+            alerts.append({"kind": "no_counter", "team_id": team["id"],
+                           "waiting": team["waiting"],
+                           "message": f"{team['name']}: {team['waiting']} người chờ, không có "
+                                      f"quầy nào mở ({team['waiting']} waiting, no counter "
+                                      f"open)"})
         cfg_team = q.config.team(team["id"])
         target = (cfg_team.target_wait_min or q.config.target_wait_min) * 60
         team["target_wait_s"] = target

@@ -278,19 +278,59 @@
     if (layout === "counters") renderRows();
   });
 
+  // honest waits (issue #16): the open counters serving a team, from the counters' states
+  // (kept live by the counter events); with none, no wait is estimated: "Chưa có quầy mở"
+  function countersOpen(teamId) {
+    return state.counterOrder.filter(function (n) {
+      var c = state.counters[n];
+      return c.status === "open" && c.teams.indexOf(teamId) >= 0;
+    }).length;
+  }
+
   function renderTeams() {
     var body = $("teams");
     var frag = document.createDocumentFragment();
+    var unknown = false;
     state.teams.forEach(function (t) {
       if (!mine(t.id)) return;
-      var tr = el("tr");
+      t.countersOpen = countersOpen(t.id);
+      var tr = el("tr", t.countersOpen ? "" : "no-counter");
       tr.setAttribute("data-team", t.id);
       tr.appendChild(el("td", "tname", t.name));
       tr.appendChild(el("td", "w", String(t.waiting)));
-      tr.appendChild(el("td", "est", t.waiting ? minutes(t.perPerson * (t.waiting + 0.5)) : ""));
+      var est = "";
+      if (t.countersOpen && t.waiting) {
+        if (t.perPerson === null) unknown = true;
+        else est = minutes(t.perPerson * (t.waiting + 0.5));
+      }
+      tr.appendChild(el("td", "est", est));
       frag.appendChild(tr);
+      if (!t.countersOpen) {
+        var note = el("tr", "no-counter-note");
+        note.setAttribute("data-team", t.id);
+        var td = el("td", "", "Chưa có quầy mở");
+        td.colSpan = 3;
+        td.appendChild(el("span", "en", " · No counter open"));
+        note.appendChild(td);
+        frag.appendChild(note);
+      }
     });
     body.replaceChildren(frag);
+    if (unknown) refreshEstimates();
+  }
+
+  // a team's first counter opened after the snapshot (which had no wait for it): read the
+  // snapshot again for its estimate, holding events back meanwhile (as a catch-up does)
+  var refreshing = false;
+  function refreshEstimates() {
+    if (refreshing || !live || live.seq === null || live.catchingUp) return;
+    refreshing = true;
+    setTimeout(function () {
+      if (live.catchingUp) { refreshing = false; return; }
+      live.catchingUp = true;
+      var done = function () { live.catchingUp = false; refreshing = false; live.drain(); };
+      live.loadSnapshot().then(done, done);
+    }, 0);
   }
 
   function setNotice(text) {
@@ -309,7 +349,8 @@
     setNotice(s.notice || "");
     state.teams = s.teams.map(function (t) {
       return { id: t.id, name: t.name, waiting: t.waiting,
-               perPerson: t.estimated_wait_s / (t.waiting + 0.5) };
+               perPerson: t.estimated_wait_s === null ? null
+                 : t.estimated_wait_s / (t.waiting + 0.5) };
     });
     var team = state.teams.filter(function (t) { return t.id === teamFilter; })[0];
     $("teamTitle").textContent = team ? team.name : "";
@@ -350,7 +391,11 @@
     switch (evt.type) {
       case "ticket.called":
       case "ticket.recalled":
-        if (c) { c.ticket = evt.ticket; c.status = "open"; renderCounter(c.number); }
+        if (c) {
+          var wasOpen = c.status === "open";
+          c.ticket = evt.ticket; c.status = "open"; renderCounter(c.number);
+          if (!wasOpen) renderTeams();
+        }
         if (!mine(evt.team_id) && !(c && counterMine(c))) break;
         // a recall updates the call's row (moved to the top, marked ↻): no second row
         for (var i = state.calls.length - 1; i >= 0; i--) {
@@ -391,6 +436,7 @@
           c.status = evt.type.split(".")[1] === "opened" ? "open" : evt.type.split(".")[1];
           if (c.status === "closed") c.ticket = null;
           renderCounter(c.number);
+          renderTeams();
         }
         break;
       default:
