@@ -182,10 +182,11 @@ def existing_rows(label: str) -> list[str]:
     m = re.search(rf"^{re.escape(HEAD)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
     if not m:
         return []
-    return [line for line in m.group(1).splitlines()
+    kept = [line for line in m.group(1).splitlines()
             if line.startswith("| ") and not line.startswith("| build")
             and not line.startswith("| ---") and not line.startswith(f"| {label} |")
             and line.count("|") == 10]
+    return list(dict.fromkeys(kept))  # a row kept twice (an --earlier run re-added) once
 
 
 def report(label: str, r: dict, duration: int, notes: str) -> str:
