@@ -113,6 +113,7 @@ class QueueService:
         if ticket is not None:
             data["ticket"] = public_ticket(ticket)
             data["waiting"] = self._waiting_for(ticket.site, ticket.day)
+            data["counters_open"] = self._open_for(ticket.site)
         evt = self.store.append_event(
             site or (ticket.site if ticket else "main"), type_, iso(now),
             ticket_id=ticket.id if ticket else None,
@@ -125,6 +126,14 @@ class QueueService:
     def _waiting_for(self, site: str, day: str) -> dict[str, int]:
         counts = self.store.waiting_totals(site, day)
         return {str(t.id): counts.get(t.id, 0) for t in self.config.teams if t.site == site}
+
+    def _open_for(self, site: str) -> dict[str, int]:
+        """Open counters per team of the site (0: no wait can be estimated for the team)."""
+        states = self.store.counter_states()
+        open_now = [c for c in self.config.counters if c.site == site
+                    and states.get(c.number) and states[c.number].status == "open"]
+        return {str(t.id): sum(1 for c in open_now if t.id in c.teams)
+                for t in self.config.teams if t.site == site}
 
     def _close_stale_days(self, now: datetime, events: list) -> None:
         """Tickets left open from an earlier business day are closed with an event."""
@@ -236,13 +245,19 @@ class QueueService:
         view = public_ticket(t)
         view["team_name"] = team.name
         view["counters"] = [c.number for c in self.config.counters_for_team(t.team_id)]
-        ahead, wait = 0, 0
+        # honest waits (issue #16): with no open counter of the team nobody can call the
+        # number, so no wait is estimated (null) and the views say so
+        open_n = self.wait_estimator(team.site, t.day).open_counters(t.team_id)
+        ahead, wait = 0, (0 if open_n else None)
         if t.status == "waiting":
             normal_before, priority_before = rules.ahead_cutoffs(t, self.config.priority)
             ahead = self.store.count_ahead(t, iso(normal_before), iso(priority_before))
-            wait = self.estimate(t.team_id, ahead, t.day)
+            if open_n:
+                wait = self.estimate(t.team_id, ahead, t.day)
         view["waiting_ahead"] = ahead
         view["estimated_wait_s"] = wait
+        view["counters_open"] = open_n
+        view["no_counter_open"] = open_n == 0
         if t.procedure_code:
             proc = procedure or self.store.procedure(t.procedure_code)
             view["procedure_name"] = proc["name"] if proc else None
@@ -560,12 +575,15 @@ class QueueService:
             for team in (t for t in self.config.teams if t.site == site):
                 c = counts.get(team.id, {})
                 oldest = c.get("oldest")
+                open_n = self.wait_estimator(site, day).open_counters(team.id)
                 teams.append({
                     "id": team.id, "name": team.name, "name_en": team.name_en,
                     "waiting": c.get("waiting", 0), "priority_waiting": c.get("priority") or 0,
                     "longest_wait_s": int((now - datetime.fromisoformat(oldest))
                                           .total_seconds()) if oldest else 0,
-                    "estimated_wait_s": self.estimate(team.id, c.get("waiting", 0), day),
+                    "estimated_wait_s": (self.estimate(team.id, c.get("waiting", 0), day)
+                                         if open_n else None),
+                    "counters_open": open_n, "no_counter_open": open_n == 0,
                     "counters": [x.number for x in self.config.counters_for_team(team.id)]})
             counters = [self.counter_view(states.get(c.number, rules.CounterState(c.number)),
                                           with_officer)
