@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 from qmsclient import Client, EventStream, ServerError, new_key
 
@@ -46,8 +47,10 @@ class ServerClient(Client):
 
     # -- commands ----------------------------------------------------------------------------
     def issue_ticket(self, procedure_code: str | None, priority: str | None,
-                     key: str, team_id: int | None = None) -> dict:
-        """One attempt: the citizen's "Thử lại" sends it again with the same `key`."""
+                     key: str, team_id: int | None = None, id_number: str | None = None) -> dict:
+        """One attempt: the citizen's "Thử lại" sends it again with the same `key`.
+        `id_number`: a scanned CCCD number, for the server's per-person limit (409
+        `person_limit`); the server keeps only a salted hash of it."""
         body: dict = {"channel": "kiosk"}
         if procedure_code:
             body["procedure_code"] = procedure_code
@@ -55,7 +58,26 @@ class ServerClient(Client):
             body["team_id"] = team_id
         if priority:
             body["priority"] = priority
+        if id_number:
+            body["id_number"] = id_number
         return self.command("/tickets", body, key=key, retry_for=0)[1] or {}
+
+    # -- the visit (issue #15): check-in, dossier lookup ----------------------------------------
+    def checkin(self, key: str, code: str | None = None, id_number: str | None = None) -> dict:
+        """Check in for today's booking by its code or by a scanned CCCD number: the ticket
+        view plus ``booking {code, late, start, end}``. One attempt per tap (same `key` on
+        "Thử lại")."""
+        body = {"code": code} if code else {"id_number": id_number}
+        return self.command("/bookings/checkin", body, key=key, retry_for=0)[1] or {}
+
+    def dossier(self, code: str, lookup_key: str) -> dict:
+        """A dossier's status (`code` canonical, the lookup key printed on the receipt)."""
+        return self.get(f"/dossiers/{quote(code, safe='')}", {"key": lookup_key})
+
+    def dossier_ticket(self, code: str, lookup_key: str, key: str) -> dict:
+        """A number at the result-return team for a dossier whose result is ready."""
+        return self.command(f"/dossiers/{quote(code, safe='')}/ticket", {"key": lookup_key},
+                            key=key, retry_for=0)[1] or {}
 
     def report_device(self, part: str, online: bool, detail: str = "") -> dict:
         return self.post("/devices/status",
