@@ -1,10 +1,13 @@
 """Kiosk wording of the visit (issue #15): check-in, the CCCD scan, the dossier lookup.
 
 Vietnamese first, English second; merged into `kiosk.i18n.STRINGS` (so `tr()` and the tests
-that check every key in both languages see them). Plain data, no imports.
+that check every key in both languages see them). A bad scan's explanation is the parser's own
+(`common.cccd.MESSAGES`), under ``err_scan_<code>``.
 """
 
 from __future__ import annotations
+
+from common.cccd import MESSAGES as SCAN_MESSAGES
 
 # server error codes the visit screens explain (kiosk.i18n.error_text)
 ERROR_CODES = {
@@ -135,3 +138,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "err_rate_limited": "Too many look-ups. Please try again in a minute.",
     },
 }
+
+# bad scans: error code "scan_<code>" (kiosk.i18n.error_text), the parser's wording
+for _code, (_vi, _en) in SCAN_MESSAGES.items():
+    STRINGS["vi"][f"err_scan_{_code}"] = _vi
+    STRINGS["en"][f"err_scan_{_code}"] = _en
+    ERROR_CODES.add(f"scan_{_code}")
