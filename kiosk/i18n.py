@@ -9,6 +9,8 @@ from __future__ import annotations
 from common.vocabulary import PRIORITY_LABELS
 from hardware.ticket_layout import format_wait
 
+from . import visit_text
+
 LANGS = ("vi", "en")
 
 STRINGS: dict[str, dict[str, str]] = {
@@ -240,3 +242,10 @@ def procedure_meta(proc: dict, lang: str = "vi") -> str:
         agency = words.get(agency.lower(), agency.replace("UBND", "Ủy ban nhân dân"))
         parts.append(tr("detail_agency", lang, v=agency))
     return " · ".join(parts)
+
+
+# The visit's wording (check-in, the CCCD scan, the dossier lookup: issue #15) lives in
+# kiosk/visit_text.py; merged here so tr() and error_text() know it.
+for _lang in LANGS:
+    STRINGS[_lang].update(visit_text.STRINGS[_lang])
+ERROR_KEYS |= visit_text.ERROR_CODES
