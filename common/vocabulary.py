@@ -21,6 +21,9 @@ TICKET_NO_SHOW = "ticket.no_show"
 TICKET_TRANSFERRED = "ticket.transferred"
 TICKET_RATED = "ticket.rated"
 TICKET_CANCELLED = "ticket.cancelled"
+#: a visit of several steps (issue #15): the step served at a counter is over and the ticket
+#: waits, under the same number and its place by arrival, at the next step's team
+TICKET_STEP_MOVED = "ticket.step_moved"
 
 COUNTER_OPENED = "counter.opened"  # also when a paused counter resumes
 COUNTER_PAUSED = "counter.paused"
@@ -36,7 +39,8 @@ CONFIG_CHANGED = "config.changed"
 
 #: a ticket's steps, in the order of its life
 TICKET_EVENTS = (TICKET_ISSUED, TICKET_CALLED, TICKET_RECALLED, TICKET_STARTED, TICKET_FINISHED,
-                 TICKET_NO_SHOW, TICKET_TRANSFERRED, TICKET_RATED, TICKET_CANCELLED)
+                 TICKET_NO_SHOW, TICKET_TRANSFERRED, TICKET_RATED, TICKET_CANCELLED,
+                 TICKET_STEP_MOVED)
 COUNTER_EVENTS = (COUNTER_OPENED, COUNTER_PAUSED, COUNTER_CLOSED)
 TEAM_EVENTS = (TEAM_BAND_LOW, TEAM_BAND_EXHAUSTED)
 #: every event type the server emits

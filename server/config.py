@@ -74,6 +74,42 @@ class PriorityPolicy:
     bonus_s: int = 600
 
 
+#: the kinds of a visit's step (docs/visit.md "Several steps under one number"): a "fee"
+#: step is skipped for a procedure without a fee
+STEP_KINDS = ("receive", "fee", "result", "other")
+STEP_KIND_LABELS = {"vi": {"receive": "Tiếp nhận", "fee": "Thu phí", "result": "Trả kết quả",
+                           "other": "Bước tiếp theo"},
+                    "en": {"receive": "Receiving", "fee": "Fee payment", "result": "Result return",
+                           "other": "Next step"}}
+
+
+@dataclass
+class RouteStep:
+    """One step of a route: the team that serves it and its kind (`name`: what the screens
+    say, default the kind's label)."""
+
+    team: int
+    kind: str = "other"
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.name or STEP_KIND_LABELS["vi"][self.kind]
+
+
+@dataclass
+class Route:
+    """A visit of several steps under one number (`[[routes]]`): for the listed procedures
+    (by code), fields, or (`team_default`) every ticket first issued to the first step's
+    team; a procedure's own route wins over its field's, the field's over the team's."""
+
+    steps: list[RouteStep]
+    name: str = ""
+    procedures: list[str] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
+    team_default: bool = False
+
+
 @dataclass
 class Config:
     name: str = "Trung tâm Phục vụ Hành chính công"
@@ -88,6 +124,7 @@ class Config:
     teams: list[Team] = field(default_factory=list)
     counters: list[Counter] = field(default_factory=list)
     priority: PriorityPolicy = field(default_factory=PriorityPolicy)
+    routes: list[Route] = field(default_factory=list)
     notice: str = ""
     announcement_vi: str = "Mời công dân có số thứ tự {number} đến quầy số {counter}"
     announcement_en: str = "Ticket number {number}, please go to counter {counter}"
@@ -128,6 +165,18 @@ class Config:
         for t in self.teams:
             if field_name in t.fields:
                 return t.id
+        return None
+
+    def route_for(self, procedure_code: str | None, field_name: str | None,
+                  team_id: int) -> Route | None:
+        """The step route of a ticket: its procedure's, else its field's, else the default
+        of the team it was first issued to (None: a visit of one step)."""
+        for test in (lambda r: procedure_code and procedure_code in r.procedures,
+                     lambda r: field_name and field_name in r.fields,
+                     lambda r: r.team_default and r.steps[0].team == team_id):
+            for route in self.routes:
+                if test(route):
+                    return route
         return None
 
     def is_open(self, when: datetime) -> bool:
@@ -204,7 +253,7 @@ LABELS_VI = {
     "public_url": "Địa chỉ công khai (mã QR)", "target_wait_min": "Mục tiêu thời gian chờ",
     "default_service_s": "Thời gian phục vụ mặc định", "enforce_hours": "Chỉ phát số trong giờ",
     "hours": "Giờ làm việc", "sites": "Điểm phục vụ", "teams": "Tổ", "counters": "Quầy",
-    "priority": "Chính sách ưu tiên", "notice": "Thông báo",
+    "priority": "Chính sách ưu tiên", "routes": "Lộ trình nhiều bước", "notice": "Thông báo",
     "announcement_vi": "Lời đọc tiếng Việt", "announcement_en": "Lời đọc tiếng Anh",
     "announce_repeat": "Số lần đọc", "demo": "Chế độ trình diễn",
     "call_guard_s": "Thời gian chống bấm gọi hai lần",
@@ -551,6 +600,102 @@ def _priority(at: _At, value: object) -> PriorityPolicy:
              data.get("bonus_s", default.bonus_s), *RANGES["priority.bonus_s"]))
 
 
+MAX_ROUTES = 200
+MAX_ROUTE_STEPS = 6
+MAX_ROUTE_SELECTORS = 500
+ROUTE_LABELS_VI = {"steps": "các bước", "name": "tên lộ trình", "procedures": "mã thủ tục",
+                   "fields": "lĩnh vực", "team_default": "mặc định của tổ"}
+STEP_LABELS_VI = {"team": "tổ", "kind": "loại bước", "name": "tên bước"}
+
+
+def _route_step(at: _At, value: object, by_id: dict[int, Team],
+                counters: list[Counter]) -> RouteStep:
+    data = _mapping(at, value, tuple(STEP_LABELS_VI))
+    team_at = at.key("team", STEP_LABELS_VI["team"])
+    team = _required(at, data, "team", STEP_LABELS_VI)
+    if isinstance(team, bool) or not isinstance(team, int) or team not in by_id:
+        raise team_at.fail(f"không có tổ {_show(team)} (tổ đã xoá hoặc chưa tạo)",
+                           f"unknown team {_show(team)} (deleted or never created)")
+    if not any(team in c.teams for c in counters):
+        raise team_at.fail(f"tổ {team} đang đóng: không quầy nào phục vụ tổ này",
+                           f"team {team} is closed: no counter serves it")
+    kind = data.get("kind", "other")
+    if kind not in STEP_KINDS:
+        raise at.key("kind", STEP_LABELS_VI["kind"]).fail(
+            f"phải là một trong {', '.join(STEP_KINDS)}, không phải {_show(kind)}",
+            f"must be one of {', '.join(STEP_KINDS)}, not {_show(kind)}")
+    name = _text(at.key("name", STEP_LABELS_VI["name"]), data.get("name", ""), (0, 60))
+    return RouteStep(team, kind, name)
+
+
+def _route(at: _At, value: object, teams: list[Team], counters: list[Counter]) -> Route:
+    data = _mapping(at, value, tuple(ROUTE_LABELS_VI))
+
+    def sub(key: str) -> _At:
+        return at.key(key, ROUTE_LABELS_VI[key])
+
+    by_id = {t.id: t for t in teams}
+    raw = _list(sub("steps"), _required(at, data, "steps", ROUTE_LABELS_VI), MAX_ROUTE_STEPS)
+    if len(raw) < 2:
+        raise sub("steps").fail("phải có ít nhất 2 bước (một bước thì không cần lộ trình)",
+                                "needs at least 2 steps (one step needs no route)")
+    steps = [_route_step(sub("steps").item(i, f"bước {i + 1}"), s, by_id, counters)
+             for i, s in enumerate(raw)]
+    for i, step in enumerate(steps):
+        item = sub("steps").item(i, f"bước {i + 1}")
+        if i and steps[i - 1].team == step.team:
+            raise item.fail(f"tổ {step.team} lặp lại liền nhau (bước {i} và {i + 1})",
+                            f"team {step.team} twice in a row (steps {i} and {i + 1})")
+        earlier = [j for j in range(i) if steps[j].team == step.team]
+        if earlier:
+            raise item.fail(f"quay lại tổ {step.team} của bước {earlier[0] + 1}: lộ trình "
+                            f"không được có vòng lặp",
+                            f"goes back to team {step.team} of step {earlier[0] + 1}: a route "
+                            f"must not loop")
+        if by_id[step.team].site != by_id[steps[0].team].site:
+            raise item.fail(f"tổ {step.team} ở điểm phục vụ khác bước 1",
+                            f"team {step.team} is at another site than step 1")
+    codes = [_text(sub("procedures").item(i), c, (1, 50)) for i, c in
+             enumerate(_list(sub("procedures"), data.get("procedures", []),
+                             MAX_ROUTE_SELECTORS))]
+    fields = [_text(sub("fields").item(i), f, TEXT_LENGTHS["team.field"]) for i, f in
+              enumerate(_list(sub("fields"), data.get("fields", []), MAX_ROUTE_SELECTORS))]
+    default = _bool(sub("team_default"), data.get("team_default", False))
+    if not (codes or fields or default):
+        raise at.fail("chưa nói lộ trình dùng cho thủ tục, lĩnh vực hay tổ nào (procedures, "
+                      "fields hoặc team_default = true)",
+                      "applies to nothing: give procedures, fields or team_default = true")
+    for i, name in enumerate(fields):
+        owner = next((t.id for t in teams if name in t.fields), None)
+        if owner is not None and owner != steps[0].team:
+            raise sub("fields").item(i).fail(
+                f"lĩnh vực {_show(name)} do tổ {owner} tiếp nhận, bước 1 phải là tổ {owner}",
+                f"field {_show(name)} is received by team {owner}; step 1 must be that team")
+    return Route(steps, _text(sub("name"), data.get("name", ""), (0, 120)), codes, fields,
+                 default)
+
+
+def _routes(at: _At, value: object, teams: list[Team], counters: list[Counter]) -> list[Route]:
+    routes: list[Route] = []
+    for i, raw in enumerate(_list(at, value, MAX_ROUTES)):
+        item = at.item(i, f"thứ {i + 1}")
+        route = _route(item, raw, teams, counters)
+        for j, other in enumerate(routes):
+            for key, label in (("procedures", "thủ tục"), ("fields", "lĩnh vực")):
+                shared = sorted(set(getattr(route, key)) & set(getattr(other, key)))
+                if shared:
+                    raise item.key(key, ROUTE_LABELS_VI[key]).fail(
+                        f"{label} {_show(shared[0])} đã có lộ trình thứ {j + 1}",
+                        f"{_show(shared[0])} already has route {j + 1}")
+            if (route.team_default and other.team_default
+                    and route.steps[0].team == other.steps[0].team):
+                raise item.key("team_default", ROUTE_LABELS_VI["team_default"]).fail(
+                    f"tổ {route.steps[0].team} đã có lộ trình mặc định (thứ {j + 1})",
+                    f"team {route.steps[0].team} already has a default route ({j + 1})")
+        routes.append(route)
+    return routes
+
+
 def from_dict(data: Mapping, path: Path | None = None) -> Config:
     """A configuration from plain data (centre.toml, or the admin page's JSON), every
     setting checked; `ValidationFailed` (code `bad_config`, `.field`) names the first bad
@@ -578,6 +723,7 @@ def from_dict(data: Mapping, path: Path | None = None) -> Config:
     kw["sites"] = _sites(_top("sites"), get("sites"))
     kw["teams"] = _teams(_top("teams"), get("teams"), kw["sites"])
     kw["counters"] = _counters(_top("counters"), get("counters"), kw["sites"], kw["teams"])
+    kw["routes"] = _routes(_top("routes"), get("routes"), kw["teams"], kw["counters"])
     kw["priority"] = _priority(_top("priority"), get("priority"))
     kw["notice"] = _text(_top("notice"), get("notice"), TEXT_LENGTHS["notice"], multiline=True)
     for key in ("announcement_vi", "announcement_en"):

@@ -1,10 +1,11 @@
 """The demo centre: a provincial centre like Bắc Ninh's, 6 receiving teams, a fee desk (bank /
 treasury) and a result-return team, 23 counters, with the 349 sample procedures routed to teams
-by field, demo users and device tokens."""
+by field, step routes (receive -> fee -> result for land, construction, driving licences and
+identity cards, receive -> result for social protection), demo users and device tokens."""
 
 from __future__ import annotations
 
-from .config import Config, Counter, PriorityPolicy, Team
+from .config import Config, Counter, PriorityPolicy, Route, RouteStep, Team
 
 CENTRE = "Trung tâm Phục vụ Hành chính công tỉnh Bắc Ninh"
 
@@ -68,6 +69,25 @@ COUNTER_TEAMS = {
     21: [6], 22: [7], 23: [8, 6],
 }
 
+FEE_TEAM, RESULT_TEAM = 7, 8
+# a visit of several steps under one number (docs/visit.md): the fee step is skipped for a
+# procedure without a fee ("Miễn phí", none given)
+ROUTES = [
+    ("Đất đai: tiếp nhận → thu phí → trả kết quả", ["Đất đai"], 2, True),
+    ("Xây dựng, giấy phép lái xe: tiếp nhận → thu phí → trả kết quả",
+     ["Hoạt động xây dựng", "Sát hạch, cấp giấy phép lái xe"], 4, True),
+    ("Căn cước: tiếp nhận → thu phí → trả kết quả", ["Cấp, quản lý căn cước"], 6, True),
+    ("Bảo trợ xã hội: tiếp nhận → trả kết quả", ["Bảo trợ xã hội"], 5, False),
+]
+
+
+def demo_routes() -> list[Route]:
+    return [Route([RouteStep(team, "receive")]
+                  + ([RouteStep(FEE_TEAM, "fee")] if fee else [])
+                  + [RouteStep(RESULT_TEAM, "result")], name=name, fields=list(fields))
+            for name, fields, team, fee in ROUTES]
+
+
 # What to bring for the most asked-for procedures (national portal, abridged).
 DOCUMENTS = {
     "1.001193": ["Tờ khai đăng ký khai sinh (theo mẫu)",
@@ -89,7 +109,8 @@ def demo_config(public_url: str = "http://127.0.0.1:5000") -> Config:
                for d in ("mon", "tue", "wed", "thu", "fri")} | {"sat": [["07:30", "11:30"]]},
         teams=[Team(t.id, t.name, t.band, name_en=t.name_en, fields=list(t.fields))
                for t in TEAMS],
-        counters=counters, priority=PriorityPolicy("ratio", ratio=2), demo=True,
+        counters=counters, priority=PriorityPolicy("ratio", ratio=2), routes=demo_routes(),
+        demo=True,
         notice="Trung tâm làm việc từ 7h30 đến 17h00, từ thứ Hai đến sáng thứ Bảy. "
                "Công dân vui lòng lấy số thứ tự và chờ gọi.")
 

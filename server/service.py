@@ -10,6 +10,7 @@ table, one publisher."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
@@ -261,6 +262,7 @@ class QueueService:
         if t.procedure_code:
             proc = procedure or self.store.procedure(t.procedure_code)
             view["procedure_name"] = proc["name"] if proc else None
+        view.update(self.step_view(t, procedure))
         if include_token:
             view["token"] = t.token
             view["status_url"] = f"{self.config.public_url.rstrip('/')}/t/{t.token}"
@@ -349,9 +351,14 @@ class QueueService:
 
     def _finish_current(self, state, ticket, now, events, actor) -> None:
         if ticket is not None and ticket.status in rules.ACTIVE and ticket.counter == state.number:
+            steps = self.steps(ticket)
+            if rules.next_step(ticket, steps):  # a visit of several steps moves on
+                self._move_step(state, ticket, steps, now, events, actor, implicit=True)
+                return
             rules.finish(ticket, state.number, now)
             self.store.update_ticket(ticket)
-            self._event(events, now, "ticket.finished", ticket, actor=actor, implicit=True)
+            self._event(events, now, "ticket.finished", ticket, actor=actor, implicit=True,
+                        **self._step_data(ticket, steps))
         state.ticket_id = None
 
     def _call(self, state, ticket, chosen: Ticket, now, events, actor, **extra):
@@ -462,9 +469,90 @@ class QueueService:
         return self._ticket_step(state, ticket, now, events, actor, rules.start,
                                  "ticket.started", False)
 
-    def _do_finish(self, state, ticket, now, events, actor=None):
+    def _do_finish(self, state, ticket, now, events, actor=None, end_visit=False):
+        """Finish the ticket's step: a visit of several steps moves on to its next step
+        (`ticket.step_moved`); its last step, or `end_visit`, finishes it."""
+        steps = self.steps(ticket) if ticket is not None else []
+        if (not end_visit and ticket is not None and ticket.counter == state.number
+                and ticket.status in rules.ACTIVE and rules.next_step(ticket, steps)):
+            return self._move_step(state, ticket, steps, now, events, actor)
         return self._ticket_step(state, ticket, now, events, actor, rules.finish,
-                                 "ticket.finished", True)
+                                 "ticket.finished", True,
+                                 **(self._step_data(ticket, steps) if ticket else {}),
+                                 **({"end_visit": True} if end_visit and steps else {}))
+
+    # -- several steps under one number (issue #15, docs/visit.md) --------------------------
+    def _do_next_step(self, state, ticket, now, events, actor=None, ticket_id=None):
+        """Send the ticket served at the counter on to its next step. `ticket_id`: the
+        ticket the officer's screen shows; a visit that has ended is refused (409
+        `ticket_closed`), as is a ticket at its last step (409 `no_next_step`)."""
+        if ticket_id is not None:
+            shown = self.store.ticket(ticket_id)
+            if shown is None:
+                raise NotFound("Không tìm thấy số này (unknown ticket)", code="unknown_ticket")
+            rules.check_movable(shown)
+            if ticket is None or shown.id != ticket.id:
+                ticket = shown  # refused below: not served at this counter
+        steps = self.steps(ticket) if ticket is not None else []
+        return self._move_step(state, ticket, steps, now, events, actor)
+
+    def _move_step(self, state, ticket, steps, now, events, actor, **extra):
+        first_move = ticket is not None and ticket.route is None
+        from_team = ticket.team_id if ticket is not None else None
+        t = rules.move_step(ticket, state.number, steps)
+        skipped = []
+        if first_move:
+            t.route = json.dumps(steps, ensure_ascii=False, separators=(",", ":"))
+            skipped = self._visit(t)[1]
+        self.store.update_ticket(t)
+        state.ticket_id = None
+        self.store.save_counter_state(state)
+        goto = self._goto(t.team_id)
+        self._event(events, now, "ticket.step_moved", t, counter=state.number, actor=actor,
+                    from_team=from_team, to_team=t.team_id, **self._step_data(t, steps),
+                    to=goto, skipped=[s["name"] for s in skipped], **extra)
+        return 200, self.ticket_view(t, now)
+
+    def _visit(self, t: Ticket, procedure: dict | None = None) -> tuple[list[dict],
+                                                                        list[dict]]:
+        """The steps of the ticket's route for its procedure and the steps left out."""
+        if not self.config.routes:
+            return [], []
+        proc = procedure or (self.store.procedure(t.procedure_code)
+                             if t.procedure_code else None)
+        route = self.config.route_for(t.procedure_code, proc.get("field") if proc else None,
+                                      t.origin_team_id)
+        if route is None:
+            return [], []
+        return rules.visit_steps(route, rules.has_fee(proc),
+                                 {team.id: team.name for team in self.config.teams})
+
+    def steps(self, t: Ticket, procedure: dict | None = None) -> list[dict]:
+        """The ticket's steps (empty: a visit of one step): fixed on the ticket once it
+        moved on, else its route's in force."""
+        if t.route:
+            return json.loads(t.route)
+        return self._visit(t, procedure)[0]
+
+    def _goto(self, team_id: int) -> dict:
+        """Where a citizen goes for a team: {"team_id", "team_name", "counter_hint"}."""
+        team = self.config.team(team_id)
+        names = [c.name or f"Quầy {c.number}" for c in self.config.counters_for_team(team_id)]
+        hint = ", ".join(names[:3]) + (" …" if len(names) > 3 else "")
+        return {"team_id": team.id, "team_name": team.name, "counter_hint": hint}
+
+    def _step_data(self, t: Ticket, steps: list[dict]) -> dict:
+        info = rules.step_info(t, steps)
+        return {"step": info} if info else {}
+
+    def step_view(self, t: Ticket, procedure: dict | None = None) -> dict:
+        """A ticket view's `step` ({"index" from 1, "count", "name", "kind"} or None) and
+        `next_step` (where the citizen goes after this step, or None)."""
+        steps = self.steps(t, procedure)
+        after = rules.next_step(t, steps)
+        return {"step": rules.step_info(t, steps),
+                "next_step": self._goto(after["team_id"]) | {"name": after["name"]}
+                if after else None}
 
     def _do_no_show(self, state, ticket, now, events, actor=None):
         return self._ticket_step(state, ticket, now, events, actor, rules.no_show,
@@ -513,7 +601,7 @@ class QueueService:
                 "ticket": None}
         if state.ticket_id:
             t = self.store.ticket(state.ticket_id)
-            view["ticket"] = public_ticket(t) if t else None
+            view["ticket"] = public_ticket(t) | self.step_view(t) if t else None
         if with_officer:
             view["officer"] = state.officer
         return view

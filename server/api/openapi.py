@@ -61,7 +61,13 @@ COUNTER_OPS = {
                    "properties": {"ticket_id": {"type": "integer"}}}),
     "recall": ("Call the current ticket again", None),
     "start": ("Start serving the called ticket", None),
-    "finish": ("Finish the current ticket", None),
+    "finish": ("Finish the current ticket; a visit of several steps (docs/visit.md) moves "
+               "on to its next step (ticket.step_moved) unless end_visit is true",
+               {"type": "object", "properties": {"end_visit": {"type": "boolean"}}}),
+    "next-step": ("Send the current ticket on to its visit's next step, keeping its number "
+                  "and its place by arrival; 409 no_next_step at the last step, 409 "
+                  "ticket_closed when the ticket_id shown has ended",
+                  {"type": "object", "properties": {"ticket_id": {"type": "integer"}}}),
     "no-show": ("Mark the called ticket as not present", None),
     "transfer": ("Send the current ticket to a team or counter (wait clock kept)",
                  {"type": "object", "properties": {"team_id": {"type": "integer"},
@@ -111,7 +117,9 @@ def spec() -> dict:
                 "priority": {"type": "string", "enum": [
                     "elderly", "disabled", "pregnant", "child_under_6", "meritorious"]},
                 "channel": {"type": "string",
-                            "enum": ["kiosk", "web", "counter", "appointment"]}}})},
+                            "enum": ["kiosk", "web", "counter", "appointment"]},
+                # a scanned CCCD: only its salted hash is used (409 person_limit)
+                "id_number": {"type": "string", "pattern": "^[0-9]{12}$"}}})},
         "/api/v1/tickets/{token}": {"get": _op(
             "A citizen's view of one ticket (the QR code's target)", secure=False,
             errors=(404,), params=[_p("token", {"type": "string"})])},

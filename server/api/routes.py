@@ -30,7 +30,7 @@ def _ticket_id(ticket_id: int) -> int:
 
 
 COUNTER_ACTIONS = ("call-next", "call-number", "call-back", "recall", "start", "finish",
-                   "no-show", "transfer", "pause", "resume", "close")
+                   "next-step", "no-show", "transfer", "pause", "resume", "close")
 
 
 # -- auth ------------------------------------------------------------------------------------
@@ -108,7 +108,8 @@ def issue_ticket():
     channel = data.get("channel") or ("kiosk" if p.role == "kiosk" else "counter")
     status, payload = qms().service.issue(
         procedure_code=data.get("procedure_code"), team_id=team_id,
-        priority=data.get("priority"), channel=channel, actor=p.actor, idem=idem())
+        priority=data.get("priority"), channel=channel, actor=p.actor, idem=idem(),
+        id_number=_optional(data, "id_number", str, "a string of 12 digits"))
     return result(status, payload)
 
 
@@ -169,6 +170,12 @@ def _counter_action(n: int, action: str):
         kwargs = {"ticket_id": _ticket_id(ticket_id)}
     elif action == "pause":
         kwargs = {"reason": _optional(data, "reason", str, "a string")}
+    elif action == "finish" and data.get("end_visit") is not None:
+        if not isinstance(data["end_visit"], bool):
+            raise ValidationFailed("end_visit must be true or false")
+        kwargs = {"end_visit": data["end_visit"]}
+    elif action == "next-step" and data.get("ticket_id") is not None:
+        kwargs = {"ticket_id": _ticket_id(_optional(data, "ticket_id", int, "an integer"))}
     status, payload = qms().service.counter_action(n, action, actor=p.actor, idem=idem(),
                                                    **kwargs)
     return result(status, payload)

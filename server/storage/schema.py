@@ -418,3 +418,16 @@ def m012_accounts_version(db: Database) -> None:
             UPDATE accounts_version SET n = n + 1 WHERE id = 1; END;
         """
     )
+
+
+@migrations()
+def m013_visit_steps(db: Database) -> None:
+    """Several steps under one number (issue #15): a ticket's step of its visit (0: the
+    first) and, once it moved on, its steps as JSON (team, kind, name of each), so a route
+    changed during the day never re-routes a citizen already on the way."""
+    db.executescript(
+        """
+        ALTER TABLE tickets ADD COLUMN step INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE tickets ADD COLUMN route TEXT;
+        """
+    )
