@@ -83,7 +83,10 @@ class AdminService:
             changed = sorted(k for k in changes if changes[k] != current.get(k))
             self.check_live_queue(self.config, new, self.queue.today(now))
             self.store.ensure_counters([c.number for c in new.counters])
-            self._changed(events, now, actor, "config.update", {"changed": changed},
+            after = new.to_dict()  # old and new values, for the audit log (issue #16)
+            self._changed(events, now, actor, "config.update",
+                          {"changed": changed, "old": {k: current.get(k) for k in changed},
+                           "new": {k: after.get(k) for k in changed}},
                           "config", sites=new.sites)
             if new.path is not None:
                 new.save()  # a failed save rolls the transaction back
@@ -154,11 +157,14 @@ class AdminService:
         def cmd(now, events):
             if changes.get("team_id") is not None:
                 self.config.team(int(changes["team_id"]))
+            before = self.store.procedure(code) or {}
             if not self.store.update_procedure(code, changes):
                 raise NotFound(f"Không có thủ tục {code} (unknown procedure)",
                                code="unknown_procedure")
             self._changed(events, now, actor, "procedure.edit",
-                          {"code": code, "fields": sorted(changes)}, "procedures")
+                          {"code": code, "fields": sorted(changes),
+                           "old": {k: before.get(k) for k in sorted(changes)},
+                           "new": {k: changes[k] for k in sorted(changes)}}, "procedures")
             return 200, self.store.procedure(code)
 
         return self.queue.run(cmd, idem)

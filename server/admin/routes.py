@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, render_template, request
 
 from server import config as centre_config
+from server.admin import audit_text
 from server.admin_service import EXTENSION as ADMIN_SERVICE
 from server.admin_service import AdminService
 from server.api.helpers import body, current_principal, idem, int_arg, qms, requires, result
@@ -156,7 +157,11 @@ def import_status(job):
 def audit_log():
     limit = int_arg("limit", 200, 1, 2000)
     with qms().store.read():
-        return {"items": qms().store.audit_log(limit)}
+        items = qms().store.audit_log(limit)
+    names = {t.id: t.name for t in qms().config.teams}
+    for item in items:  # in words: what was done, each change old -> new (issue #16)
+        item["summary"] = audit_text.describe(item["action"], item["detail"], names)
+    return {"items": items}
 
 
 USER = path_param("username", {"type": "string"})

@@ -34,7 +34,7 @@ from server import health
 from server.api.helpers import body, qms, requires
 from server.api.openapi import OBJ, op, path_param, query_param, register_paths
 from server.errors import Conflict, NotFound, QMSError, ValidationFailed
-from server.reports import exports, refresher
+from server.reports import exports, labels, refresher
 from server.reports import worker as report_worker
 from server.reports.engine import ReportEngine
 from server.reports.figures import DIMS, day_range, month_range
@@ -124,9 +124,10 @@ def run_report(name: str):
 
 
 def export_heading(spec: dict) -> list[str]:
+    """"Báo cáo tổng hợp từ 01/11/2026 đến 30/11/2026", "Báo cáo tháng 11/2026"."""
     d0, d1 = date.fromisoformat(spec["from"]), date.fromisoformat(spec["to"])
-    return [qms().config.name,
-            f"Báo cáo {spec['name']} từ {d0.strftime('%d/%m/%Y')} đến {d1.strftime('%d/%m/%Y')}"]
+    return labels.heading(qms().config.name, spec["name"], d0, d1,
+                          request.args.get("month") or None)
 
 
 def export_name(spec: dict, fmt: str) -> str:
@@ -142,8 +143,8 @@ def exported(name: str, data, fmt: str) -> Response:
     if fmt == "csv":
         payload = exports.to_csv(tabs[0])
     else:
-        heading = [qms().config.name,
-                   f"Báo cáo {name} từ {d0.strftime('%d/%m/%Y')} đến {d1.strftime('%d/%m/%Y')}"]
+        heading = labels.heading(qms().config.name, name, d0, d1,
+                                 request.args.get("month") or None)
         payload = exports.to_xlsx(tabs, heading)
     return Response(payload, mimetype=FORMATS[fmt].split(";")[0], headers={
         "Content-Disposition": f'attachment; filename="{stem}.{fmt}"',

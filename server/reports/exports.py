@@ -15,6 +15,7 @@ import csv
 import io
 
 from .fold import JOURNEY_COLUMNS
+from .labels import DIMS_VI
 
 GROUP_HEADERS = [
     "Nhóm (group)", "Mã (key)", "Số phiếu (issued)", "Đã gọi (called)",
@@ -62,7 +63,8 @@ def group_table(title: str, rows: list[dict], total: dict | None = None) -> tupl
 def tables(report: str, data) -> list[tuple[str, list, list]]:
     """A report payload as (title, headers, rows) tables."""
     if report in ("summary", "satisfaction", "waits"):
-        return [group_table(f"Theo {data['by']}", data["rows"], data.get("total"))]
+        by = data.get("by") or ""
+        return [group_table(f"Theo {DIMS_VI.get(by, by)}", data["rows"], data.get("total"))]
     if report == "priority":
         return [group_table("Ưu tiên và thông thường", data["rows"]),
                 group_table("Theo đối tượng ưu tiên", data["classes"])]
@@ -79,13 +81,20 @@ def tables(report: str, data) -> list[tuple[str, list, list]]:
                                               strict=True)])]
     if report == "occupancy":
         return [("Số người chờ cao nhất (peak waiting)",
-                 ["Ngày (day)", "Điểm (site)", "Cao nhất (peak)", "Lúc (at, UTC)"],
-                 [[d["day"], d["site"], d["peak"], d["at"]] for d in data["days"]])]
+                 ["Ngày (day)", "Điểm (site)", "Cao nhất (peak)", "Lúc (at)"],
+                 [[d.get("day_label", d["day"]), d.get("site_name", d["site"]), d["peak"],
+                   d.get("at_label", d["at"])] for d in data["days"]])]
     if report == "low-ratings":
-        cols = ["day", "number", "team", "counter", "officer", "procedure_code", "score",
-                "reason", "rated_at"]
-        return [("Đánh giá thấp (low ratings)", cols,
-                 [[i[c] for c in cols] for i in data["items"]])]
+        cols = [("day_label", "day", "Ngày (day)"), ("number", None, "Số (number)"),
+                ("team", None, "Tổ (team)"), ("counter", None, "Quầy (counter)"),
+                ("officer", None, "Cán bộ (officer)"),
+                ("procedure_code", None, "Mã thủ tục (procedure code)"),
+                ("procedure_name", "procedure_code", "Thủ tục (procedure)"),
+                ("score", None, "Điểm đánh giá (score)"), ("reason", None, "Lý do (reason)"),
+                ("rated_label", "rated_at", "Lúc đánh giá (rated at)")]
+        return [("Đánh giá thấp (low ratings)", [c[2] for c in cols],
+                 [[i.get(c[0], i.get(c[1]) if c[1] else None) for c in cols]
+                  for i in data["items"]])]
     if report == "journeys":
         return [("Hành trình số (ticket journeys)", list(JOURNEY_COLUMNS),
                  [[j[c] for c in JOURNEY_COLUMNS] for j in data])]

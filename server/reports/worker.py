@@ -51,7 +51,14 @@ EXPORTS_DIR = "exports"
 # -- what both sides share ---------------------------------------------------------------------
 def compute(eng, spec: dict):
     """One report from a spec (name, from, to, by, site, precision): the same answer
-    in-process and in the worker."""
+    in-process and in the worker, with the words a person reads (`labels.label_report`:
+    procedure and site names, Vietnamese dates)."""
+    from .labels import label_report
+
+    return label_report(spec["name"], _compute(eng, spec), eng.store, eng.config)
+
+
+def _compute(eng, spec: dict):
     name = spec["name"]
     d0, d1 = date.fromisoformat(spec["from"]), date.fromisoformat(spec["to"])
     site, precision = spec.get("site"), spec.get("precision", "auto")

@@ -35,9 +35,25 @@
       });
     });
   }
+  // a refused change is shown by api() (Vietnamese first); nothing is left uncaught
+  function shown(p) { return p.catch(function (e) { if (e && e.message === "Failed to fetch") say("Mất kết nối (offline)", true); }); }
   function saved(what) { say("Đã lưu: " + what + " (saved)"); }
+  function teamName(id) {
+    var t = cfg && cfg.teams.filter(function (x) { return x.id === id; })[0];
+    return t ? t.name : "Tổ " + id;
+  }
+  // "30/11/2026 lúc 16:29" in the centre's time zone
+  function viTime(at) {
+    var tz = (cfg && cfg.timezone) || "Asia/Ho_Chi_Minh", p = {};
+    try {
+      new Intl.DateTimeFormat("en-GB", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", hour12: false }).formatToParts(new Date(at))
+        .forEach(function (x) { p[x.type] = x.value; });
+    } catch (e) { return esc(at); }
+    return p.day + "/" + p.month + "/" + p.year + " lúc " + p.hour + ":" + p.minute;
+  }
   function putConfig(changes, what) {
-    return api("/admin/config", "PUT", changes).then(function (c) { cfg = c; render(); saved(what); });
+    return shown(api("/admin/config", "PUT", changes).then(function (c) { cfg = c; render(); saved(what); }));
   }
 
   $("signin-form").addEventListener("submit", function (ev) {
@@ -65,9 +81,9 @@
   }
 
   function loadAll() {
-    return Promise.all([api("/admin/config").then(function (c) { cfg = c; render(); }),
+    return shown(Promise.all([api("/admin/config").then(function (c) { cfg = c; render(); }),
       loadUsers(), loadDevices(), loadAudit(), loadFields(), searchProcs()])
-      .then(function () { document.body.dataset.loaded = "1"; if ($("msg").textContent === "…") say("Sẵn sàng (ready)"); });
+      .then(function () { document.body.dataset.loaded = "1"; if ($("msg").textContent === "…") say("Sẵn sàng (ready)"); }));
   }
 
   function render() {
@@ -84,8 +100,9 @@
       cfg.teams.map(teamRow).join("") + "</tbody>";
     $("counters").innerHTML = "<thead><tr><th>Quầy</th><th>Tên</th><th>Tổ phục vụ, theo thứ tự <small>Teams in order</small></th></tr></thead><tbody>" +
       cfg.counters.map(counterRow).join("") + "</tbody>";
+    wireTeamPicks($("counters"));
     document.querySelectorAll(".team-select").forEach(function (s) {
-      s.innerHTML = cfg.teams.map(function (t) { return '<option value="' + t.id + '">' + t.id + ". " + esc(t.name) + "</option>"; }).join("");
+      s.innerHTML = cfg.teams.map(function (t) { return '<option value="' + t.id + '">' + esc(t.name) + "</option>"; }).join("");
     });
   }
   function teamRow(t) {
@@ -94,9 +111,25 @@
       '"></td><td><input name="target" type="number" value="' + (t.target_wait_min || "") + '"></td><td class="fields"><input name="fields" value="' +
       esc((t.fields || []).join("; ")) + '"></td></tr>';
   }
+  // a team chosen by its name (one select per team served, in the counter's order)
+  function teamPick(id) {
+    var known = cfg.teams.some(function (t) { return t.id === id; });
+    return '<select class="team-pick"><option value="">(bỏ tổ này · remove)</option>' +
+      cfg.teams.map(function (t) {
+        return '<option value="' + t.id + '"' + (t.id === id ? " selected" : "") + ">" + esc(t.name) + "</option>";
+      }).join("") + (id && !known ? '<option value="' + id + '" selected>Tổ ' + id + " (không còn · gone)</option>" : "") + "</select>";
+  }
   function counterRow(c) {
     return '<tr><td><input name="number" type="number" value="' + c.number + '"></td><td><input name="name" value="' + esc(c.name) +
-      '"></td><td><input name="teams" value="' + c.teams.join(", ") + '"></td></tr>';
+      '"></td><td class="team-picks">' + c.teams.map(teamPick).join("") +
+      '<button type="button" class="pick-add" title="Thêm tổ (add a team)">+ Tổ</button></td></tr>';
+  }
+  function wireTeamPicks(table) {
+    table.querySelectorAll(".pick-add").forEach(function (b) {
+      if (b.dataset.wired) return;
+      b.dataset.wired = "1";
+      b.addEventListener("click", function () { b.insertAdjacentHTML("beforebegin", teamPick(null)); });
+    });
   }
 
   $("general").addEventListener("submit", function (ev) {
@@ -140,11 +173,17 @@
   $("counter-add").addEventListener("click", function () {
     var n = Math.max.apply(null, cfg.counters.map(function (c) { return c.number; }).concat([0])) + 1;
     $("counters").tBodies[0].insertAdjacentHTML("beforeend", counterRow({ number: n, name: "Quầy " + n, teams: [cfg.teams[0].id] }));
+    wireTeamPicks($("counters"));
   });
   $("counters-save").addEventListener("click", function () {
     var counters = Array.prototype.map.call($("counters").tBodies[0].rows, function (r) {
       var v = function (n) { return r.querySelector('[name="' + n + '"]').value; };
-      return { number: Number(v("number")), name: v("name"), teams: nums(v("teams")) };
+      var teams = [];
+      r.querySelectorAll(".team-pick").forEach(function (s) {
+        var id = Number(s.value);
+        if (s.value && teams.indexOf(id) < 0) teams.push(id);
+      });
+      return { number: Number(v("number")), name: v("name"), teams: teams };
     });
     putConfig({ counters: counters }, "quầy");
   });
@@ -160,7 +199,7 @@
   function searchProcs() {
     var qv = $("proc-search").q.value;
     return api("/procedures?limit=15&q=" + encodeURIComponent(qv)).then(function (d) {
-      var opts = cfg ? cfg.teams.map(function (t) { return '<option value="' + t.id + '">' + t.id + "</option>"; }).join("") : "";
+      var opts = cfg ? cfg.teams.map(function (t) { return '<option value="' + t.id + '">' + esc(t.name) + "</option>"; }).join("") : "";
       $("procs").innerHTML = "<thead><tr><th>Thủ tục <small>Procedure</small> (" + d.total + ")</th><th>Mã</th><th>Lĩnh vực</th><th>Tổ</th></tr></thead><tbody>" +
         d.items.map(function (p) {
           return '<tr data-code="' + esc(p.code) + '"><td>' + esc(p.name) + "</td><td>" + esc(p.code) + "</td><td>" + esc(p.field) +
@@ -169,7 +208,7 @@
       document.querySelectorAll(".proc-team").forEach(function (s) {
         s.addEventListener("change", function () {
           var code = s.closest("tr").dataset.code;
-          api("/admin/procedures/" + encodeURIComponent(code), "PATCH", { team_id: Number(s.value) }).then(function () { saved(code); });
+          shown(api("/admin/procedures/" + encodeURIComponent(code), "PATCH", { team_id: Number(s.value) }).then(function () { saved(code); }));
         });
       });
     });
@@ -177,23 +216,23 @@
   $("proc-search").addEventListener("submit", function (ev) { ev.preventDefault(); searchProcs(); });
   $("route").addEventListener("submit", function (ev) {
     ev.preventDefault();
-    api("/admin/procedures/route", "POST", { field: ev.target.field.value, team_id: Number(ev.target.team_id.value) })
-      .then(function (r) { saved(r.count + " thủ tục → tổ " + r.team_id); });
+    shown(api("/admin/procedures/route", "POST", { field: ev.target.field.value, team_id: Number(ev.target.team_id.value) })
+      .then(function (r) { saved(r.count + " thủ tục → " + teamName(r.team_id)); }));
   });
   $("import").addEventListener("submit", function (ev) {
     ev.preventDefault();
     var fd = new FormData(ev.target);
-    api("/admin/procedures/import", "POST", fd, true).then(function (job) {
+    shown(api("/admin/procedures/import", "POST", fd, true).then(function (job) {
       var poll = function () {
-        api("/admin/imports/" + job.job).then(function (s) {
+        shown(api("/admin/imports/" + job.job).then(function (s) {
           $("import-progress").value = s.total ? Math.round(100 * s.done / s.total) : 0;
           if (s.state === "running") { setTimeout(poll, 200); return; }
           $("import-msg").textContent = s.state === "done" ? "Đã nhập " + s.count + " thủ tục (imported)" : "Lỗi: " + s.error;
-          if (s.state === "done") { $("import-progress").value = 100; loadFields(); searchProcs(); loadAudit(); }
-        });
+          if (s.state === "done") { $("import-progress").value = 100; shown(loadFields()); shown(searchProcs()); shown(loadAudit()); }
+        }));
       };
       poll();
-    });
+    }));
   });
 
   // -- users, devices, audit --------------------------------------------------------------
@@ -208,13 +247,13 @@
       document.querySelectorAll(".u-toggle").forEach(function (b) {
         b.addEventListener("click", function () {
           var name = b.closest("tr").dataset.user;
-          api("/admin/users/" + name, "PATCH", { active: b.textContent !== "Khóa" }).then(function () { saved(name); loadUsers(); });
+          shown(api("/admin/users/" + name, "PATCH", { active: b.textContent !== "Khóa" }).then(function () { saved(name); return loadUsers(); }));
         });
       });
       document.querySelectorAll(".u-pw").forEach(function (b) {
         b.addEventListener("click", function () {
           var name = b.closest("tr").dataset.user, pw = prompt("Mật khẩu mới cho " + name);
-          if (pw) api("/admin/users/" + name, "PATCH", { password: pw }).then(function () { saved(name); });
+          if (pw) shown(api("/admin/users/" + name, "PATCH", { password: pw }).then(function () { saved(name); }));
         });
       });
     });
@@ -222,8 +261,8 @@
   $("user-add").addEventListener("submit", function (ev) {
     ev.preventDefault();
     var f = ev.target;
-    api("/admin/users", "POST", { username: f.username.value, full_name: f.full_name.value, role: f.role.value,
-      counters: nums(f.counters.value), password: f.password.value }).then(function () { f.reset(); saved("người dùng"); loadUsers(); });
+    shown(api("/admin/users", "POST", { username: f.username.value, full_name: f.full_name.value, role: f.role.value,
+      counters: nums(f.counters.value), password: f.password.value }).then(function () { f.reset(); saved("người dùng"); return loadUsers(); }));
   });
   function loadDevices() {
     return api("/admin/devices").then(function (d) {
@@ -235,7 +274,7 @@
       document.querySelectorAll(".d-revoke").forEach(function (b) {
         b.addEventListener("click", function () {
           var name = b.closest("tr").dataset.device;
-          api("/admin/devices/" + encodeURIComponent(name) + "/revoke", "POST").then(function () { saved(name); loadDevices(); });
+          shown(api("/admin/devices/" + encodeURIComponent(name) + "/revoke", "POST").then(function () { saved(name); return loadDevices(); }));
         });
       });
     });
@@ -243,17 +282,23 @@
   $("device-add").addEventListener("submit", function (ev) {
     ev.preventDefault();
     var f = ev.target;
-    api("/admin/devices", "POST", { name: f.name.value, kind: f.kind.value, counters: nums(f.counters.value) }).then(function (d) {
+    shown(api("/admin/devices", "POST", { name: f.name.value, kind: f.kind.value, counters: nums(f.counters.value) }).then(function (d) {
       $("new-token").textContent = "Mã của " + d.name + " (chỉ hiện một lần / shown once): " + d.token;
-      f.reset(); loadDevices();
-    });
+      f.reset(); return loadDevices();
+    }));
   });
   function loadAudit() {
     return api("/admin/audit?limit=30").then(function (d) {
-      $("audit").innerHTML = "<thead><tr><th>Thời gian</th><th>Người thực hiện</th><th>Thao tác</th><th>Chi tiết</th></tr></thead><tbody>" +
+      $("audit").innerHTML = "<thead><tr><th>Thời gian</th><th>Người thực hiện</th><th>Thao tác</th><th>Thay đổi <small>cũ → mới (old → new)</small></th></tr></thead><tbody>" +
         d.items.map(function (a) {
-          return "<tr><td>" + new Date(a.at).toLocaleString("vi-VN", { timeZone: "Asia/Ho_Chi_Minh" }) + "</td><td>" + esc(a.actor) + "</td><td>" +
-            esc(a.action) + "</td><td>" + esc(JSON.stringify(a.detail)) + "</td></tr>";
+          var s = a.summary || { title: a.action, changes: [] };
+          var lines = s.changes.map(function (c) {
+            if (!c.old && !c.new) return "<li>" + esc(c.what) + "</li>";
+            if (!c.old) return "<li>" + esc(c.what) + ": " + esc(c.new) + "</li>";
+            return '<li>' + esc(c.what) + ': <span class="old">' + esc(c.old) + '</span> → <span class="new">' + esc(c.new) + "</span></li>";
+          }).join("");
+          return '<tr data-action="' + esc(a.action) + '"><td>' + viTime(a.at) + "</td><td>" + esc(a.actor) + "</td><td>" +
+            esc(s.title) + ' <small>' + esc(a.action) + "</small></td><td><ul class=\"changes\">" + lines + "</ul></td></tr>";
         }).join("") + "</tbody>";
     });
   }

@@ -21,6 +21,26 @@
     return h ? h + ":" + mm : mm;
   }
   function pct(x) { return x === null || x === undefined ? "–" : (100 * x).toFixed(1) + "%"; }
+  // Vietnamese dates (issue #16): "30/11/2026", "tháng 11/2026", never raw ISO
+  function viDay(iso) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso || "");
+    return m ? m[3] + "/" + m[2] + "/" + m[1] : (iso || "");
+  }
+  function viMonth(ym) {
+    var m = /^(\d{4})-(\d{2})$/.exec(ym || "");
+    return m ? "tháng " + m[2] + "/" + m[1] : (ym || "");
+  }
+  // a long name on a chart's axis: whole words on up to 3 lines, never cut mid-name
+  function wrapLabel(text, width) {
+    var lines = [], line = "";
+    String(text).split(" ").forEach(function (w) {
+      if (line && (line + " " + w).length > width) { lines.push(line); line = w; }
+      else line = line ? line + " " + w : w;
+    });
+    if (line) lines.push(line);
+    if (lines.length > 3) lines = lines.slice(0, 2).concat([lines.slice(2).join(" ")]);
+    return lines;
+  }
 
   function api(path, opts) {
     opts = opts || {};
@@ -241,14 +261,16 @@
   function loadReports() {
     $("r-note").textContent = "Đang tải… (loading)";
     var by = $("r-by").value;
-    $("print-title").textContent = "Báo cáo từ " + $("r-from").value + " đến " + $("r-to").value;
+    var oneDay = $("r-from").value === $("r-to").value;
+    $("print-title").textContent = oneDay ? "Báo cáo ngày " + viDay($("r-from").value) :
+      "Báo cáo từ " + viDay($("r-from").value) + " đến " + viDay($("r-to").value);
     return Promise.all([
       api("/reports/summary?" + q({ by: by })).then(function (d) {
         groupTable($("summary-table"), d);
         $("def-target").textContent = Math.round(d.target_wait_s / 60);
         var rows = d.rows.slice(0, 40);
         chart("chart-bars", { type: "bar", data: {
-          labels: rows.map(function (r) { return String(r.label || r.key).slice(0, 28); }),
+          labels: rows.map(function (r) { return wrapLabel(r.label || r.key, 24); }),
           datasets: [
             { label: "Chờ TB (phút) / mean wait", data: rows.map(function (r) { return r.wait_s.mean === null ? null : r.wait_s.mean / 60; }), backgroundColor: "#4a78c2" },
             { label: "Chờ p90 (phút)", data: rows.map(function (r) { return r.wait_s.p90 === null ? null : r.wait_s.p90 / 60; }), backgroundColor: "#e0a800" }]
@@ -256,13 +278,17 @@
         $("r-note").textContent = d.exact ? "Số liệu chính xác (exact)" :
           "Khoảng dài: trung vị/p90 theo phút (long range: p50/p90 to the minute)";
       }),
-      api("/reports/summary?" + q({ by: "day" })).then(function (d) {
-        chart("chart-days", { type: "line", data: {
-          labels: d.rows.map(function (r) { return r.key; }),
+      // one day: hour by hour as bars (a line over one day is a single dot); longer: by day
+      api("/reports/summary?" + q({ by: oneDay ? "hour" : "day" })).then(function (d) {
+        chart("chart-days", { type: oneDay ? "bar" : "line", data: {
+          labels: d.rows.map(function (r) { return oneDay ? r.key + "h" : viDay(r.key); }),
           datasets: [
             { label: "Lấy số / issued", data: d.rows.map(function (r) { return r.issued; }), borderColor: "#0b4f8a", yAxisID: "y" },
             { label: "Đã phục vụ / served", data: d.rows.map(function (r) { return r.served; }), borderColor: "#2f7a3a", yAxisID: "y" },
-            { label: "Chờ TB (phút)", data: d.rows.map(function (r) { return r.wait_s.mean === null ? null : r.wait_s.mean / 60; }), borderColor: "#c62828", yAxisID: "y1" }]
+            { label: "Chờ TB (phút)", data: d.rows.map(function (r) { return r.wait_s.mean === null ? null : r.wait_s.mean / 60; }), borderColor: "#c62828", yAxisID: "y1", type: "line" }].map(function (ds) {
+              if (oneDay && !ds.type) ds.backgroundColor = ds.borderColor;
+              return ds;
+            })
         }, options: { animation: false, maintainAspectRatio: false, scales: {
           y: { beginAtZero: true, position: "left" }, y1: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false } } } } });
       }),
@@ -295,11 +321,14 @@
   }
 
   function renderOccupancy(d) {
-    $("occupancy-peak").textContent = d.peak ? "Cao nhất: " + d.peak.peak + " người chờ cùng lúc ngày " +
-      d.peak.day + (d.peak.at ? " lúc " + new Date(d.peak.at).toLocaleTimeString("vi-VN", { timeZone: "Asia/Ho_Chi_Minh" }) : "") +
+    var p = d.peak;
+    $("occupancy-peak").textContent = p ? "Cao nhất: " + p.peak + " người chờ cùng lúc " +
+      (p.at_label ? "ngày " + p.at_label : "ngày " + (p.day_label || viDay(p.day))) +
       " (peak waiting at once)" : "Không có số nào (no tickets)";
     $("occupancy-table").innerHTML = "<thead><tr><th>Ngày <small>Day</small></th><th>Điểm <small>Site</small></th><th>Cao nhất <small>Peak</small></th></tr></thead><tbody>" +
-      d.days.map(function (x) { return "<tr><td>" + x.day + "</td><td>" + esc(x.site) + "</td><td>" + x.peak + "</td></tr>"; }).join("") + "</tbody>";
+      d.days.map(function (x) {
+        return "<tr><td>" + esc(x.day_label || viDay(x.day)) + "</td><td>" + esc(x.site_name || x.site) + "</td><td>" + x.peak + "</td></tr>";
+      }).join("") + "</tbody>";
   }
 
   function loadSatisfaction() {
@@ -313,10 +342,10 @@
           }).join("") + "</tbody>";
       }),
       api("/reports/low-ratings?" + q()).then(function (d) {
-        $("low-table").innerHTML = "<thead><tr><th>Lý do <small>Reason</small></th><th>Ngày</th><th>Số</th><th>Quầy</th><th>Cán bộ</th><th>Điểm</th></tr></thead><tbody>" +
+        $("low-table").innerHTML = "<thead><tr><th>Lý do <small>Reason</small></th><th>Ngày</th><th>Số</th><th>Quầy</th><th>Cán bộ</th><th>Thủ tục</th><th>Điểm</th></tr></thead><tbody>" +
           d.items.map(function (i) {
-            return "<tr><td>" + esc(i.reason || "(không ghi lý do)") + "</td><td>" + i.day + "</td><td>" + i.number + "</td><td>" +
-              (i.counter || "") + "</td><td>" + esc(i.officer || "") + "</td><td>" + i.score + "</td></tr>";
+            return "<tr><td>" + esc(i.reason || "(không ghi lý do)") + "</td><td>" + esc(i.day_label || viDay(i.day)) + "</td><td>" + i.number + "</td><td>" +
+              (i.counter || "") + "</td><td>" + esc(i.officer || "") + "</td><td class=\"proc\">" + esc(i.procedure_name || i.procedure_code || "") + "</td><td>" + i.score + "</td></tr>";
           }).join("") + "</tbody>";
       })]);
   }
@@ -325,14 +354,14 @@
     return api("/reports/monthly?month=" + $("m-month").value).then(function (d) {
       var t = d.total || { issued: 0, served: 0, within_target: null, satisfied_share: null };
       var tbl = function (rows) {
-        return "<table class=\"report\"><thead><tr><th>Nhóm</th><th>Tiếp nhận</th><th>Đã giải quyết</th><th>Vắng</th><th>Đúng hạn</th><th>Hài lòng</th><th>Chờ TB</th></tr></thead><tbody>" +
+        return "<table class=\"report\"><thead><tr><th>Nhóm</th><th>Tiếp nhận</th><th>Đã phục vụ</th><th>Vắng</th><th>Đúng hạn</th><th>Hài lòng</th><th>Chờ TB</th></tr></thead><tbody>" +
           rows.map(function (r) {
             return "<tr><td>" + esc(r.label) + "</td><td>" + r.issued + "</td><td>" + r.served + "</td><td>" + r.no_show + "</td><td>" +
               pct(r.within_target) + "</td><td>" + pct(r.satisfied_share) + "</td><td>" + dur(r.wait_s.mean) + "</td></tr>";
           }).join("") + "</tbody></table>";
       };
-      $("monthly").innerHTML = "<p class=\"big\">" + esc(d.centre) + " – tháng " + $("m-month").value + ": tiếp nhận <b>" + t.issued +
-        "</b> lượt, đã giải quyết <b>" + t.served + "</b>, đúng hạn <b>" + pct(t.within_target) + "</b>, hài lòng <b>" +
+      $("monthly").innerHTML = "<p class=\"big\">" + esc(d.centre) + " – " + viMonth($("m-month").value) + ": tiếp nhận <b>" + t.issued +
+        "</b> lượt, đã phục vụ <b>" + t.served + "</b>, đúng hạn <b>" + pct(t.within_target) + "</b>, hài lòng <b>" +
         pct(t.satisfied_share) + "</b>.</p><h3>Theo tổ <small>By team</small></h3>" + tbl(d.teams) +
         "<h3>Theo lĩnh vực <small>By field</small></h3>" + tbl(d.fields);
     });
