@@ -34,6 +34,13 @@ COUNTER_CLOSED = "counter.closed"
 TEAM_BAND_LOW = "team.band_low"
 TEAM_BAND_EXHAUSTED = "team.band_exhausted"
 
+#: appointments (issue #15): staff only, never citizens' screens; no phone, no CCCD, no hash
+BOOKING_CREATED = "booking.created"
+BOOKING_CHANGED = "booking.changed"
+BOOKING_CANCELLED = "booking.cancelled"
+BOOKING_CHECKED_IN = "booking.checked_in"  # on time or late (`late`), with the ticket it became
+BOOKING_EXPIRED = "booking.expired"  # never used: a no-show at the day's close
+
 DEVICE_STATUS = "device.status"  # a device (or a part of it, e.g. a kiosk's printer) changed state
 CONFIG_CHANGED = "config.changed"
 
@@ -43,8 +50,11 @@ TICKET_EVENTS = (TICKET_ISSUED, TICKET_CALLED, TICKET_RECALLED, TICKET_STARTED, 
                  TICKET_STEP_MOVED)
 COUNTER_EVENTS = (COUNTER_OPENED, COUNTER_PAUSED, COUNTER_CLOSED)
 TEAM_EVENTS = (TEAM_BAND_LOW, TEAM_BAND_EXHAUSTED)
+BOOKING_EVENTS = (BOOKING_CREATED, BOOKING_CHANGED, BOOKING_CANCELLED, BOOKING_CHECKED_IN,
+                  BOOKING_EXPIRED)
 #: every event type the server emits
-EVENT_TYPES = TICKET_EVENTS + COUNTER_EVENTS + TEAM_EVENTS + (DEVICE_STATUS, CONFIG_CHANGED)
+EVENT_TYPES = (TICKET_EVENTS + COUNTER_EVENTS + TEAM_EVENTS + (DEVICE_STATUS, CONFIG_CHANGED)
+               + BOOKING_EVENTS)
 
 #: the events that mean "a number is called to a counter": the hall board, the voice and
 #: the LED walls show and announce these, and the "last calls" of a snapshot are these

@@ -111,6 +111,29 @@ class Route:
 
 
 @dataclass
+class BookingPolicy:
+    """Appointments (`[booking]`, issue #15): which slots the phone page offers and the
+    limits per person. Bookable places per team and slot: `capacity` less the
+    `walk_in_percent` share kept for walk-ins and priority citizens (rounded in their
+    favour). The salt of the phone and CCCD hashes is in the database, never here."""
+
+    enabled: bool = True
+    days_ahead: int = 7             # today .. today + days_ahead
+    slot_minutes: int = 30          # slots tile each opening span from its start
+    capacity: int = 4               # citizens a team serves per slot
+    walk_in_percent: int = 50       # share of `capacity` never booked
+    per_day: int = 2                # bookings per person (phone or CCCD) per day
+    per_field: int = 1              # ... of them in one field
+    tickets_per_field: int = 1      # numbers per scanned CCCD per field per day
+    checkin_before_min: int = 30    # check-in opens this long before the slot start
+    checkin_after_min: int = 15     # on time until this long after; later: a late walk-in
+
+    @property
+    def bookable(self) -> int:
+        return self.capacity * (100 - self.walk_in_percent) // 100
+
+
+@dataclass
 class Config:
     name: str = "Trung tâm Phục vụ Hành chính công"
     name_en: str = "Public Administration Service Centre"
@@ -124,6 +147,7 @@ class Config:
     teams: list[Team] = field(default_factory=list)
     counters: list[Counter] = field(default_factory=list)
     priority: PriorityPolicy = field(default_factory=PriorityPolicy)
+    booking: BookingPolicy = field(default_factory=BookingPolicy)
     routes: list[Route] = field(default_factory=list)
     notice: str = ""
     announcement_vi: str = "Mời công dân có số thứ tự {number} đến quầy số {counter}"
@@ -238,6 +262,15 @@ RANGES = {
     "rating_window_s": (30, 3600),
     "priority.ratio": (1, 20),
     "priority.bonus_s": (0, 7200),
+    "booking.days_ahead": (0, 60),
+    "booking.slot_minutes": (5, 240),
+    "booking.capacity": (1, 500),
+    "booking.walk_in_percent": (0, 95),
+    "booking.per_day": (1, 10),
+    "booking.per_field": (1, 10),
+    "booking.tickets_per_field": (1, 20),
+    "booking.checkin_before_min": (0, 240),
+    "booking.checkin_after_min": (0, 240),
 }
 #: (shortest, longest) of every text setting, after surrounding spaces are stripped.
 TEXT_LENGTHS = {
@@ -254,6 +287,7 @@ LABELS_VI = {
     "default_service_s": "Thời gian phục vụ mặc định", "enforce_hours": "Chỉ phát số trong giờ",
     "hours": "Giờ làm việc", "sites": "Điểm phục vụ", "teams": "Tổ", "counters": "Quầy",
     "priority": "Chính sách ưu tiên", "routes": "Lộ trình nhiều bước", "notice": "Thông báo",
+    "booking": "Đặt lịch hẹn",
     "announcement_vi": "Lời đọc tiếng Việt", "announcement_en": "Lời đọc tiếng Anh",
     "announce_repeat": "Số lần đọc", "demo": "Chế độ trình diễn",
     "call_guard_s": "Thời gian chống bấm gọi hai lần",
@@ -696,6 +730,34 @@ def _routes(at: _At, value: object, teams: list[Team], counters: list[Counter]) 
     return routes
 
 
+BOOKING_FIELD_LABELS_VI = {
+    "enabled": "bật đặt lịch", "days_ahead": "số ngày được đặt trước",
+    "slot_minutes": "độ dài khung giờ (phút)", "capacity": "số người mỗi khung giờ",
+    "walk_in_percent": "phần trăm dành cho người đến trực tiếp",
+    "per_day": "số lịch hẹn mỗi người mỗi ngày", "per_field": "số lịch hẹn mỗi lĩnh vực",
+    "tickets_per_field": "số thứ tự mỗi người mỗi lĩnh vực",
+    "checkin_before_min": "nhận số sớm nhất (phút trước giờ hẹn)",
+    "checkin_after_min": "nhận số muộn nhất (phút sau giờ hẹn)",
+}
+
+
+def _booking(at: _At, value: object) -> BookingPolicy:
+    data = _mapping(at, value, tuple(BOOKING_FIELD_LABELS_VI))
+    default = BookingPolicy()
+    kw = {}
+    for key, label in BOOKING_FIELD_LABELS_VI.items():
+        raw = data.get(key, getattr(default, key))
+        sub = at.key(key, label)
+        kw[key] = _bool(sub, raw) if key == "enabled" else _int(sub, raw,
+                                                                 *RANGES[f"booking.{key}"])
+    policy = BookingPolicy(**kw)
+    if policy.enabled and policy.bookable < 1:
+        raise at.key("walk_in_percent", BOOKING_FIELD_LABELS_VI["walk_in_percent"]).fail(
+            "không còn chỗ nào để đặt lịch với số người mỗi khung giờ này",
+            "leaves no bookable place with this capacity")
+    return policy
+
+
 def from_dict(data: Mapping, path: Path | None = None) -> Config:
     """A configuration from plain data (centre.toml, or the admin page's JSON), every
     setting checked; `ValidationFailed` (code `bad_config`, `.field`) names the first bad
@@ -725,6 +787,7 @@ def from_dict(data: Mapping, path: Path | None = None) -> Config:
     kw["counters"] = _counters(_top("counters"), get("counters"), kw["sites"], kw["teams"])
     kw["routes"] = _routes(_top("routes"), get("routes"), kw["teams"], kw["counters"])
     kw["priority"] = _priority(_top("priority"), get("priority"))
+    kw["booking"] = _booking(_top("booking"), get("booking"))
     kw["notice"] = _text(_top("notice"), get("notice"), TEXT_LENGTHS["notice"], multiline=True)
     for key in ("announcement_vi", "announcement_en"):
         kw[key] = _announcement(_top(key), get(key))

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from common.vocabulary import TEAM_BAND_EXHAUSTED, TEAM_BAND_LOW
 
+from . import bookings as persons
 from . import estimate, rules
 from .config import Config
 from .errors import Conflict, IdempotencyMismatch, NotFound, ValidationFailed
@@ -176,7 +177,24 @@ class QueueService:
     # -- citizens and kiosks --------------------------------------------------------------
     def issue(self, *, procedure_code: str | None = None, team_id: int | None = None,
               priority: str | None = None, channel: str = "kiosk", actor: str | None = None,
-              idem=None) -> tuple[int, dict]:
+              idem=None, wait_from: datetime | None = None, id_number: str | None = None,
+              booking: dict | None = None) -> tuple[int, dict]:
+        """Issue a number. `wait_from`: its place in the queue (default: now; a booking
+        checked in on time: its slot start); `id_number`: the citizen's scanned CCCD number,
+        only its salted hash is used, for the per-person limit of numbers per field per day
+        (409 `person_limit`); `booking`: the booking it comes from, shown in the answer."""
+        return self.run(self.issue_command(
+            procedure_code=procedure_code, team_id=team_id, priority=priority,
+            channel=channel, actor=actor, wait_from=wait_from, id_number=id_number,
+            booking=booking), idem)
+
+    def issue_command(self, *, procedure_code: str | None = None, team_id: int | None = None,
+                      priority: str | None = None, channel: str = "kiosk",
+                      actor: str | None = None, wait_from: datetime | None = None,
+                      id_number: str | None = None, person: str | None = None,
+                      booking: dict | None = None):
+        """`issue` as a command `fn(now, events)` for `run` (a booking's check-in runs it
+        inside its own command); `person`: an already salted CCCD hash."""
         rules.check_issue(priority, channel)
         procedure = None
         if procedure_code:
@@ -188,6 +206,8 @@ class QueueService:
         if team_id is None:
             raise ValidationFailed("Give procedure_code or team_id", code="missing_team")
         team = self.config.team(int(team_id))
+        if id_number is not None:
+            person = persons.person_hash(self.store, id_number)
 
         def cmd(now, events):
             if not self.config.is_open(now):
@@ -197,18 +217,25 @@ class QueueService:
                 raise Conflict("Tổ này chưa có quầy phục vụ (no counter serves this team)",
                                code="team_closed")
             day = self.today(now)
+            field = persons.person_field(procedure, team.id)
+            if person:
+                persons.check_person_limit(self.store, self.config, person, day, field)
             number = rules.next_number(team.band,
                                        self.store.last_number(team.site, day, team.id))
             t = Ticket(site=team.site, team_id=team.id, origin_team_id=team.id, day=day,
                        number=number, token=secrets.token_urlsafe(24), issued_at=now,
-                       wait_from=now, channel=channel, priority=priority,
+                       wait_from=wait_from or now, channel=channel, priority=priority,
                        procedure_code=procedure["code"] if procedure else None)
             self.store.insert_ticket(t)
-            self._event(events, now, "ticket.issued", t, actor=actor)
+            if person:
+                self.store.add_person_mark(person, day, field, t.id, iso(now))
+            extra = {"booking": booking} if booking else {}
+            self._event(events, now, "ticket.issued", t, actor=actor, **extra)
             self._band_alert(team, number, now, events)
-            return 201, self.ticket_view(t, now, include_token=True, procedure=procedure)
+            view = self.ticket_view(t, now, include_token=True, procedure=procedure)
+            return 201, {**view, **extra}
 
-        return self.run(cmd, idem)
+        return cmd
 
     def _band_alert(self, team, number: int, now, events) -> None:
         """Managers hear when a team's band is nearly used up, and when its last number was

@@ -45,6 +45,12 @@ MATRIX[("get", "/api/v1/counters/{n}/today")] = {"officer", "manager", "admin", 
 MATRIX[("post", "/api/v1/counters/{n}/rating-token")] = ANY  # name and password in the body
 MATRIX[("get", "/api/v1/dashboard")] = {"manager", "admin"}
 MATRIX[("get", "/api/v1/site")] = {"manager", "admin"}  # the hall's site id and epoch
+# appointments (issue #15): booking on the phone is public (rate-limited per address);
+# check-in: kiosks and officers (as issuing a ticket)
+for _method, _path in (("get", "slots"), ("post", ""), ("get", "/{code}"),
+                       ("post", "/{code}/cancel"), ("post", "/{code}/change")):
+    MATRIX[(_method, f"/api/v1/bookings{'/' if _path == 'slots' else ''}{_path}")] = ANY
+MATRIX[("post", "/api/v1/bookings/checkin")] = {"officer", "admin", "kiosk"}
 for _report in ("summary", "satisfaction", "heatmap", "occupancy", "priority", "low-ratings",
                 "monthly", "journeys", "export"):
     MATRIX[("get", f"/api/v1/reports/{_report}")] = {"manager", "admin"}

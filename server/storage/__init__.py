@@ -42,6 +42,7 @@ from sqlite_utils import Database
 from ..errors import QMSError
 from .accounts import AccountsMixin
 from .admin import AdminMixin
+from .bookings import BookingsMixin
 from .catalog import CatalogMixin
 from .queue import QueueMixin
 from .reports import ReportsMixin
@@ -100,7 +101,7 @@ def _busy(err: sqlite3.OperationalError) -> bool:
     return "locked" in str(err) or "busy" in str(err)
 
 
-class Store(QueueMixin, CatalogMixin, AccountsMixin, ReportsMixin, AdminMixin):
+class Store(QueueMixin, CatalogMixin, AccountsMixin, ReportsMixin, AdminMixin, BookingsMixin):
     def __init__(self, path: str | Path, *, create: bool = False):
         """Open (and migrate) the database at `path`. A missing file is created, except in
         a centre's data folder (one with `centre.toml`): there only when `create` (`qms

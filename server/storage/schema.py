@@ -431,3 +431,51 @@ def m013_visit_steps(db: Database) -> None:
         ALTER TABLE tickets ADD COLUMN route TEXT;
         """
     )
+
+
+@migrations()
+def m014_bookings(db: Database) -> None:
+    """Appointments (issue #15): one row per booking (the phone and the CCCD number only as
+    salted hashes; the phone's last three digits to tell the citizen which phone it was),
+    the per-person marks behind the daily limits (salted hash + day + field, purged daily),
+    and the salt itself, generated here once per database."""
+    db.executescript(
+        """
+        CREATE TABLE bookings (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            code TEXT NOT NULL UNIQUE,
+            site TEXT NOT NULL,
+            team_id INTEGER NOT NULL,
+            procedure_code TEXT,
+            field TEXT NOT NULL,
+            day TEXT NOT NULL,
+            slot_start TEXT NOT NULL,
+            slot_end TEXT NOT NULL,
+            phone_hash TEXT NOT NULL,
+            phone_tail TEXT NOT NULL,
+            id_hash TEXT,
+            status TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            changed_at TEXT,
+            checked_in_at TEXT,
+            ticket_id INTEGER
+        );
+        CREATE INDEX bookings_slot ON bookings (site, team_id, day, slot_start, status);
+        CREATE INDEX bookings_phone ON bookings (phone_hash, day);
+        CREATE INDEX bookings_id ON bookings (id_hash, day);
+        CREATE INDEX bookings_day ON bookings (day, status);
+
+        CREATE TABLE person_marks (
+            hash TEXT NOT NULL,
+            day TEXT NOT NULL,
+            field TEXT NOT NULL,
+            ticket_id INTEGER NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX person_marks_hash ON person_marks (hash, day, field);
+        CREATE INDEX person_marks_day ON person_marks (day);
+
+        CREATE TABLE person_salt (id INTEGER PRIMARY KEY CHECK (id = 1), salt TEXT NOT NULL);
+        INSERT INTO person_salt (id, salt) VALUES (1, lower(hex(randomblob(32))));
+        """
+    )
