@@ -8,8 +8,10 @@ queue service's write path (`import_procedures`): the rows, the audit row and th
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,7 +19,11 @@ from common.text import fold, nfc
 
 from .boundary import clean_text
 from .errors import ValidationFailed
+from .procedure_texts import days_value, parse_fee, parse_time, whole_sentences
 from .service import QueueService, iso
+
+# documents, fees and times of the most used procedures from their public records
+RECORDS_FILE = Path(__file__).parent / "data" / "procedure-records.json"
 
 # accepted header spellings (folded) -> field
 HEADERS = {
@@ -27,6 +33,7 @@ HEADERS = {
     "agency": "agency", "co quan thuc hien": "agency", "co quan": "agency",
     "level": "level", "cap thuc hien": "level", "cap": "level",
     "processing days": "processing_days", "thoi han giai quyet": "processing_days",
+    "thoi gian giai quyet": "processing_days", "processing time": "processing_days",
     "fee": "fee", "phi le phi": "fee", "le phi": "fee",
     "documents": "documents", "thanh phan ho so": "documents",
     "team id": "team_id", "to": "team_id",
@@ -127,13 +134,62 @@ def clean_row(line: int, raw: dict, team_for_field: Callable[[str], int | None],
                                    code="bad_import", details={"line": line})
     else:
         row["team_id"] = team_for_field(row.get("field", ""))
+    row.update(parse_fee(row.get("fee", "")))
+    _set_time(row, parse_time(row.get("processing_days", "")))
+    return row
+
+
+def _set_time(row: dict, parsed: dict) -> None:
+    row.update(parsed)
+    row["processing_days"] = days_value(parsed["time_days"])
+
+
+@functools.cache
+def _shipped_records() -> dict:
+    return load_records(RECORDS_FILE)
+
+
+def load_records(path: Path) -> dict:
+    """{code: record} from a records file like `server/data/procedure-records.json`."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))["records"]
+
+
+def _cut(text: str) -> bool:
+    return whole_sentences(text) != (text or "").strip()
+
+
+def apply_record(row: dict, record: dict) -> dict:
+    """Fill a row from the public record of its procedure: the documents when the row has
+    none; the fee and the time when the row's text is missing, cut off, unclear (`fee_free`
+    unknown) or bare ("2.000 đồng", "Miễn phí", "5": nothing the record does not say better).
+    A row's own clear and detailed text wins."""
+    if not row.get("documents") and record.get("documents"):
+        row["documents"] = [nfc(d) for d in record["documents"]]
+    fee_text = row.get("fee_text") or ""
+    if record.get("fee_text") and (row.get("fee_free") is None or _cut(fee_text)
+                                   or fee_text == row.get("fee")):
+        fee = parse_fee(record["fee_text"])
+        fee.update({k: record[k] for k in ("fee", "fee_free", "fee_amount_min",
+                                            "fee_amount_max") if k in record})
+        row.update(fee)
+    time_text = row.get("time_text") or ""
+    if record.get("time_text") and (row.get("time_days") is None or _cut(time_text)
+                                    or time_text == row.get("processing_days")):
+        parsed = parse_time(record["time_text"])
+        if "time_days" in record:
+            parsed["time_days"] = record["time_days"]
+        _set_time(row, parsed)
     return row
 
 
 def read_catalogue(path: Path, config, documents: dict | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> list[dict]:
-    """Every row of the file, cleaned and checked (a bad row raises, naming its line)."""
+                   progress: Callable[[int, int], None] | None = None,
+                   records: dict | None = None) -> list[dict]:
+    """Every row of the file, cleaned and checked (a bad row raises, naming its line), its
+    fee and time texts read into clean fields and completed from the public records of the
+    most used procedures (`records`, by default `server/data/procedure-records.json`)."""
     path = Path(path)
+    records = _shipped_records() if records is None else records
     default = next((t.id for t in config.teams if "*" in t.fields), None)
     team_ids = {t.id for t in config.teams}
 
@@ -152,6 +208,8 @@ def read_catalogue(path: Path, config, documents: dict | None = None,
         seen[row["code"]] = line
         if documents and not row["documents"]:
             row["documents"] = documents.get(row["code"], [])
+        if row["code"] in records:
+            apply_record(row, records[row["code"]])
         rows.append(row)
         if progress:
             progress(i, len(raw_rows))

@@ -10,8 +10,12 @@ import json
 
 from common.text import fold
 
+from ..procedure_texts import whole_sentences
+
 PROCEDURE_FIELDS = ("code", "name", "field", "agency", "level", "processing_days", "fee",
-                    "documents", "team_id", "source")
+                    "documents", "team_id", "source", "fee_text", "time_text")
+# the clean fields read from the fee and time texts (migration m015): NULL when unknown
+PROCEDURE_NUMBERS = ("fee_free", "fee_amount_min", "fee_amount_max", "time_days")
 
 
 class CatalogMixin:
@@ -19,6 +23,7 @@ class CatalogMixin:
         records = []
         for r in rows:
             rec = {k: r.get(k, "") for k in PROCEDURE_FIELDS}
+            rec.update({k: r.get(k) for k in PROCEDURE_NUMBERS})
             rec["team_id"] = r.get("team_id")
             docs = r.get("documents") or []
             rec["documents"] = json.dumps(docs if isinstance(docs, list) else [docs],
@@ -107,4 +112,10 @@ def _procedure(row: dict) -> dict:
     row = dict(row)
     row.pop("name_folded", None)
     row["documents"] = json.loads(row["documents"] or "[]")
+    # what a screen may show of the portal's texts: whole sentences, never cut mid-sentence
+    row["fee_detail"] = whole_sentences(row.get("fee_text") or "")
+    row["time_detail"] = whole_sentences(row.get("time_text") or "")
+    days = row.get("time_days")
+    if isinstance(days, float) and days.is_integer():
+        row["time_days"] = int(days)
     return row

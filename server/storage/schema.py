@@ -479,3 +479,20 @@ def m014_bookings(db: Database) -> None:
         INSERT INTO person_salt (id, salt) VALUES (1, lower(hex(randomblob(32))));
         """
     )
+
+
+@migrations()
+def m015_procedure_fees(db: Database) -> None:
+    """The portal's fee and processing-time texts read into clean fields (issue #16,
+    `server/procedure_texts.py`): free or not (NULL unknown), the amounts in đồng, the
+    original texts kept whole, the processing time in working days (0 the same day)."""
+    db.executescript(
+        """
+        ALTER TABLE procedures ADD COLUMN fee_free INTEGER;
+        ALTER TABLE procedures ADD COLUMN fee_amount_min INTEGER;
+        ALTER TABLE procedures ADD COLUMN fee_amount_max INTEGER;
+        ALTER TABLE procedures ADD COLUMN fee_text TEXT NOT NULL DEFAULT '';
+        ALTER TABLE procedures ADD COLUMN time_days REAL;
+        ALTER TABLE procedures ADD COLUMN time_text TEXT NOT NULL DEFAULT '';
+        """
+    )
