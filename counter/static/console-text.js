@@ -69,6 +69,14 @@ window.QMSConsoleText = {
     done_start: { vi: "Bắt đầu phục vụ số {n}.", en: "Serving {n}." },
     done_finish: { vi: "Đã kết thúc số {n}.", en: "Finished {n}." },
     done_noshow: { vi: "Số {n} vắng mặt.", en: "{n} marked as no-show." },
+    noshow_title: { vi: "Đánh dấu vắng mặt?", en: "Mark as a no-show?" },
+    noshow_why: { vi: "Số {n} mới được gọi {t} trước. Công dân có thể đang trên đường tới quầy " +
+                      "hoặc chưa nghe thấy: nên bấm “Gọi lại” trước. Số bị đánh dấu vắng mặt " +
+                      "phải lấy số mới hoặc chờ cán bộ gọi lại theo số.",
+                  en: "{n} was called only {t} ago. The citizen may still be walking to the " +
+                      "counter or did not hear the call: recall first. A no-show needs a new " +
+                      "ticket or a call by number." },
+    noshow_ok: { vi: "Vẫn đánh dấu vắng mặt", en: "Mark as no-show" },
     done_transfer: { vi: "Đã chuyển số {n}.", en: "Transferred {n}." },
     done_pause: { vi: "Quầy đã tạm dừng.", en: "Counter paused." },
     done_resume: { vi: "Quầy đã mở lại.", en: "Counter resumed." },

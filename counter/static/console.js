@@ -249,8 +249,24 @@
   }
   window.qmsConsole.act = act;
 
+  // A no-show soon after the call asks first and says why (the citizen may be on the way).
+  var NO_SHOW_CONFIRM_S = 120;
+  function run(action) {
+    var t = S.ticket;
+    if (action === "no-show" && t && t.status === "called" && !S.busy) {
+      var since = t.called_at ? (serverNow() - Date.parse(t.called_at)) / 1000 : 0;
+      if (since < NO_SHOW_CONFIRM_S) {
+        $("noshow-why").textContent = T.t("noshow_why", { n: t.number, t: C.mmss(Math.max(0, since)) });
+        openDialog("noshow");
+        return null;
+      }
+    }
+    return act(action);
+  }
+  window.qmsConsole.run = run;
+
   document.querySelectorAll("[data-action]").forEach(function (b) {
-    b.addEventListener("click", function () { act(b.getAttribute("data-action")); });
+    b.addEventListener("click", function () { run(b.getAttribute("data-action")); });
   });
   document.querySelectorAll("[data-dialog]").forEach(function (b) {
     b.addEventListener("click", function () { openDialog(b.getAttribute("data-dialog")); });
@@ -328,6 +344,12 @@
     $("pause-other").value = "";
     act("pause", { reason: r });
   });
+  document.querySelector("[data-form=noshow]").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    closeDialog();
+    act("no-show");
+  });
+  $("noshow-recall").addEventListener("click", function () { closeDialog(); act("recall"); });
   document.querySelector("[data-form=callnum]").addEventListener("submit", function (ev) {
     ev.preventDefault();
     var n = parseInt($("cn-number").value, 10);
@@ -347,7 +369,7 @@
     var tag = (ev.target.tagName || "").toLowerCase();
     if (tag === "input" || tag === "select" || tag === "textarea") return;
     var key = ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
-    if (KEYS[key]) { ev.preventDefault(); act(KEYS[key]); }
+    if (KEYS[key]) { ev.preventDefault(); run(KEYS[key]); }
     else if (DIALOG_KEYS[key]) { ev.preventDefault(); openDialog(DIALOG_KEYS[key]); }
   });
 
