@@ -1,0 +1,121 @@
+"""server/dossiers/: the breaker, the cache, the OpenCPS answer mapping, and the adapter's
+total deadline against a real socket that trickles its answer."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from datetime import date
+
+import pytest
+
+from server.dossiers import DossierNotFound, DossierUnavailable
+from server.dossiers.lookup import Breaker, TtlCache
+from server.dossiers.opencps import OpenCpsAdapter, parse_date, to_dossier
+
+CODE = "000.00.12.H99-251104-0004"
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_breaker_opens_after_failures_then_lets_one_trial_through():
+    clock = Clock()
+    b = Breaker(2, 30, clock=clock)
+    assert b.allow()
+    b.failure()
+    assert b.allow() and b.state == "closed"
+    b.failure()
+    assert b.state == "open" and not b.allow()
+    clock.now += 29
+    assert not b.allow()
+    clock.now += 2
+    assert b.allow()          # the one trial
+    assert not b.allow()      # nobody else meanwhile
+    b.failure()
+    assert b.state == "open" and not b.allow()
+    clock.now += 31
+    assert b.allow()
+    b.success()
+    assert b.state == "closed" and b.allow() and b.allow()
+
+
+def test_cache_expires_and_keeps_its_size():
+    clock = Clock()
+    c = TtlCache(3, 10, clock=clock)
+    for i in range(5):
+        c.put(str(i), i)
+    assert len(c) == 3 and c.get("0") == (False, None) and c.get("4") == (True, 4)
+    clock.now += 11
+    assert c.get("4") == (False, None)
+    TtlCache(3, 0).put("x", 1)  # ttl 0: nothing kept
+
+
+def test_opencps_mapping():
+    d = to_dossier(CODE, {"dossierNo": CODE.lower(), "dossierStatus": "Releasing",
+                          "serviceName": "  Cấp bản sao  ", "receiveDate": "04/11/2025 08:15:00",
+                          "dueDate": "2025-11-06", "password": "e9px4k", "applicantName": "X"})
+    assert (d.status, d.key, d.procedure, d.received_on, d.due_on) == (
+        "ready", "E9PX4K", "Cấp bản sao", date(2025, 11, 4), date(2025, 11, 6))
+    with pytest.raises(DossierUnavailable):
+        to_dossier(CODE, {"dossierNo": CODE, "dossierStatus": "frobnicated"})
+    with pytest.raises(DossierUnavailable):
+        to_dossier(CODE, {"dossierNo": "000.00.12.H99-251104-0005", "dossierStatus": "done"})
+    assert parse_date(1762214400000) == date(2025, 11, 4)  # epoch ms, read in Vietnam
+    assert parse_date("31/02/2025") is None and parse_date(None) is None
+
+
+def _serve_once(handler) -> int:
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+
+    def run():
+        conn, _ = srv.accept()
+        try:
+            conn.recv(4096)
+            handler(conn)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+            srv.close()
+
+    threading.Thread(target=run, daemon=True).start()
+    return srv.getsockname()[1]
+
+
+def test_adapter_deadline_holds_against_a_trickle():
+    """Each byte comes well within the socket timeout, yet the whole answer would take 5 s:
+    the lookup gives up at its 0.6 s total."""
+    def trickle(conn):
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n"
+        conn.sendall(head)
+        for _ in range(50):
+            conn.sendall(b" ")
+            time.sleep(0.1)
+
+    port = _serve_once(trickle)
+    adapter = OpenCpsAdapter(f"http://127.0.0.1:{port}/o/rest/v2", 0.6)
+    started = time.monotonic()
+    with pytest.raises(DossierUnavailable) as exc:
+        adapter.lookup(CODE)
+    assert time.monotonic() - started < 0.9
+    assert exc.value.status == 503 and exc.value.code == "dossier_service_unavailable"
+
+
+def test_adapter_refused_and_404():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    with pytest.raises(DossierUnavailable):
+        OpenCpsAdapter(f"http://127.0.0.1:{closed}", 1).lookup(CODE)
+    port = _serve_once(lambda c: c.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
+    with pytest.raises(DossierNotFound):
+        OpenCpsAdapter(f"http://127.0.0.1:{port}", 1).lookup(CODE)
