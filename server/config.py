@@ -134,6 +134,23 @@ class BookingPolicy:
 
 
 @dataclass
+class DossierSettings:
+    """Dossier lookup (`[dossier]`, issue #15, docs/visit.md "Dossier lookup"): which adapter
+    reads the province's one-stop information system, where, how long one lookup may take,
+    the team whose counters return results (0: none), and the lookups per client address per
+    minute; the cache, and the circuit breaker in front of the adapter."""
+
+    adapter: str = "off"            # off | opencps | emulator (the OpenCPS-style emulator)
+    base_url: str = ""              # e.g. https://motcua.example.gov.vn/o/rest/v2
+    timeout_s: float = 3.0          # one lookup, everything included
+    result_team: int = 0            # the result-return team (trả kết quả); 0: none
+    rate_per_minute: int = 20       # lookups (and result tickets) per client address
+    cache_s: int = 60               # an answer is reused this long (0: never)
+    breaker_failures: int = 3       # failures in a row that open the breaker
+    breaker_open_s: int = 30        # the adapter is not called this long once it is open
+
+
+@dataclass
 class Config:
     name: str = "Trung tâm Phục vụ Hành chính công"
     name_en: str = "Public Administration Service Centre"
@@ -148,6 +165,7 @@ class Config:
     counters: list[Counter] = field(default_factory=list)
     priority: PriorityPolicy = field(default_factory=PriorityPolicy)
     booking: BookingPolicy = field(default_factory=BookingPolicy)
+    dossier: DossierSettings = field(default_factory=DossierSettings)
     routes: list[Route] = field(default_factory=list)
     notice: str = ""
     announcement_vi: str = "Mời công dân có số thứ tự {number} đến quầy số {counter}"
@@ -271,6 +289,10 @@ RANGES = {
     "booking.tickets_per_field": (1, 20),
     "booking.checkin_before_min": (0, 240),
     "booking.checkin_after_min": (0, 240),
+    "dossier.rate_per_minute": (1, 600),
+    "dossier.cache_s": (0, 3600),
+    "dossier.breaker_failures": (1, 100),
+    "dossier.breaker_open_s": (1, 3600),
 }
 #: (shortest, longest) of every text setting, after surrounding spaces are stripped.
 TEXT_LENGTHS = {
@@ -288,6 +310,7 @@ LABELS_VI = {
     "hours": "Giờ làm việc", "sites": "Điểm phục vụ", "teams": "Tổ", "counters": "Quầy",
     "priority": "Chính sách ưu tiên", "routes": "Lộ trình nhiều bước", "notice": "Thông báo",
     "booking": "Đặt lịch hẹn",
+    "dossier": "Tra cứu hồ sơ",
     "announcement_vi": "Lời đọc tiếng Việt", "announcement_en": "Lời đọc tiếng Anh",
     "announce_repeat": "Số lần đọc", "demo": "Chế độ trình diễn",
     "call_guard_s": "Thời gian chống bấm gọi hai lần",
@@ -758,6 +781,55 @@ def _booking(at: _At, value: object) -> BookingPolicy:
     return policy
 
 
+DOSSIER_ADAPTERS = ("off", "opencps", "emulator")
+DOSSIER_TIMEOUT_S = (0.2, 30.0)
+DOSSIER_FIELD_LABELS_VI = {
+    "adapter": "cách kết nối", "base_url": "địa chỉ hệ thống một cửa",
+    "timeout_s": "thời gian chờ tối đa (giây)", "result_team": "tổ trả kết quả",
+    "rate_per_minute": "số lần tra cứu mỗi phút", "cache_s": "thời gian nhớ kết quả (giây)",
+    "breaker_failures": "số lần lỗi liên tiếp thì tạm ngắt",
+    "breaker_open_s": "thời gian tạm ngắt (giây)",
+}
+
+
+def _dossier(at: _At, value: object, teams: list[Team]) -> DossierSettings:
+    data = _mapping(at, value, tuple(DOSSIER_FIELD_LABELS_VI))
+    default = DossierSettings()
+
+    def sub(key: str) -> _At:
+        return at.key(key, DOSSIER_FIELD_LABELS_VI[key])
+
+    adapter = data.get("adapter", default.adapter)
+    if adapter not in DOSSIER_ADAPTERS:
+        raise sub("adapter").fail(
+            f"phải là một trong {', '.join(DOSSIER_ADAPTERS)}, không phải {_show(adapter)}",
+            f"must be one of {', '.join(DOSSIER_ADAPTERS)}, not {_show(adapter)}")
+    base_url = _text(sub("base_url"), data.get("base_url", default.base_url), (0, 300))
+    if base_url or adapter != "off":
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname \
+                or any(ch.isspace() for ch in base_url) or parts.query or parts.fragment:
+            raise sub("base_url").fail(
+                "phải là địa chỉ http:// hoặc https:// của hệ thống một cửa, ví dụ "
+                "https://motcua.example.gov.vn/o/rest/v2",
+                "must be the http:// or https:// address of the one-stop system, e.g. "
+                "https://motcua.example.gov.vn/o/rest/v2")
+    timeout = data.get("timeout_s", default.timeout_s)
+    lo, hi = DOSSIER_TIMEOUT_S
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) \
+            or not lo <= timeout <= hi:
+        raise sub("timeout_s").fail(f"phải là số giây từ {lo} đến {hi}, không phải "
+                                    f"{_show(timeout)}",
+                                    f"must be {lo} to {hi} seconds, not {_show(timeout)}")
+    team = _int(sub("result_team"), data.get("result_team", default.result_team), 0,
+                MAX_TEAM_ID)
+    if team and not any(t.id == team for t in teams):
+        raise sub("result_team").fail(f"không có tổ {team}", f"unknown team {team}")
+    kw = {key: _int(sub(key), data.get(key, getattr(default, key)), *RANGES[f"dossier.{key}"])
+          for key in ("rate_per_minute", "cache_s", "breaker_failures", "breaker_open_s")}
+    return DossierSettings(adapter, base_url, float(timeout), team, **kw)
+
+
 def from_dict(data: Mapping, path: Path | None = None) -> Config:
     """A configuration from plain data (centre.toml, or the admin page's JSON), every
     setting checked; `ValidationFailed` (code `bad_config`, `.field`) names the first bad
@@ -788,6 +860,7 @@ def from_dict(data: Mapping, path: Path | None = None) -> Config:
     kw["routes"] = _routes(_top("routes"), get("routes"), kw["teams"], kw["counters"])
     kw["priority"] = _priority(_top("priority"), get("priority"))
     kw["booking"] = _booking(_top("booking"), get("booking"))
+    kw["dossier"] = _dossier(_top("dossier"), get("dossier"), kw["teams"])
     kw["notice"] = _text(_top("notice"), get("notice"), TEXT_LENGTHS["notice"], multiline=True)
     for key in ("announcement_vi", "announcement_en"):
         kw[key] = _announcement(_top(key), get(key))

@@ -119,3 +119,37 @@ def test_adapter_refused_and_404():
     port = _serve_once(lambda c: c.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
     with pytest.raises(DossierNotFound):
         OpenCpsAdapter(f"http://127.0.0.1:{port}", 1).lookup(CODE)
+
+
+@pytest.mark.parametrize("section,field", [
+    ({"adapter": "soap"}, "dossier.adapter"),
+    ({"adapter": "opencps"}, "dossier.base_url"),
+    ({"adapter": "opencps", "base_url": "ftp://x.example.vn"}, "dossier.base_url"),
+    ({"base_url": "https://x.example.vn/api?token=1"}, "dossier.base_url"),
+    ({"timeout_s": 0.1}, "dossier.timeout_s"),
+    ({"timeout_s": "3"}, "dossier.timeout_s"),
+    ({"result_team": 42}, "dossier.result_team"),
+    ({"rate_per_minute": 0}, "dossier.rate_per_minute"),
+    ({"cache_s": -1}, "dossier.cache_s"),
+    ({"retries": 3}, "dossier.retries"),
+])
+def test_dossier_settings_refused(section, field):
+    from server.config import Config, from_dict
+    from server.errors import ValidationFailed
+
+    data = Config(teams=[]).to_dict()
+    with pytest.raises(ValidationFailed) as exc:
+        from_dict({**data, "dossier": section})
+    assert exc.value.field == field
+    assert exc.value.message.startswith("Cấu hình không hợp lệ – Tra cứu hồ sơ")
+
+
+def test_dossier_settings_accepted():
+    from server.config import Config, Team, from_dict
+
+    data = Config(teams=[Team(8, "Trả kết quả", (8001, 8999))]).to_dict()
+    cfg = from_dict({**data, "dossier": {"adapter": "opencps", "timeout_s": 2,
+                                         "base_url": "https://motcua.example.gov.vn/o/rest/v2",
+                                         "result_team": 8}})
+    assert (cfg.dossier.adapter, cfg.dossier.timeout_s, cfg.dossier.result_team) == (
+        "opencps", 2.0, 8)

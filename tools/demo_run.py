@@ -58,8 +58,23 @@ class Demo:
                 time.sleep(0.1)
         raise RuntimeError("the server did not start in 30 s")
 
+    def start_dossier_emulator(self) -> None:
+        """The province's one-stop system, emulated (tools/dossier_emulator.py), and the
+        hall's `[dossier]` pointed at it before the server starts."""
+        from tools.dossier_emulator import PREFIX, point_hall_at
+
+        port = 8765 if port_free(8765) else free_port()
+        self.dossier_url = f"http://127.0.0.1:{port}"
+        self.spawn("dossier-emulator", "-m", "tools.dossier_emulator", "--port", str(port))
+        ready = lambda: _http_ok(self.dossier_url + "/health")  # noqa: E731
+        if not wait_for(ready, 10):
+            raise RuntimeError("the dossier emulator did not start; see "
+                               f"{self.logs / 'dossier-emulator.log'}")
+        point_hall_at(self.data_dir, self.dossier_url + PREFIX)
+
     def start(self) -> None:
         tokens = json.loads((self.data_dir / "demo-tokens.json").read_text())
+        self.start_dossier_emulator()
         self.qms("server", "serve", "--host", self.host, "--port", str(self.port))
         self.wait_http()
         printer_port = 9100 if port_free(9100) else free_port()
@@ -98,6 +113,9 @@ QMS-HCC demo centre is running (data in {self.data_dir}, logs in {self.logs}).
   manager dashboard    {u}/manager        giamdoc / demo-manager
   admin                {u}/admin          admin / demo-admin
   API                  {u}/api/v1/openapi.json
+  dossier lookup       {u}/tra-cuu       e.g. 000.00.12.H99-251104-0004 / E9PX4K (result ready)
+                       (emulated one-stop system at {self.dossier_url}; all demo codes:
+                        python -m tools.dossier_emulator --list)
   kiosk token          {tokens['kiosk-1']}
   ticket printer       emulated at tcp://127.0.0.1:{printer_port} (jobs in {self.data_dir}/printed)
   simulated day        {'running at 60x: tickets, calls, keypads and ratings' if self.simulate
@@ -131,6 +149,13 @@ Press Ctrl-C to stop.
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=0.5).ok
+    except requests.RequestException:
+        return False
 
 
 def wait_for(pred, timeout: float) -> bool:

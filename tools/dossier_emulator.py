@@ -227,6 +227,23 @@ class DossierEmulator(ChildProcess):
         return res.json()
 
 
+def point_hall_at(data_dir: Path, base_url: str, *, adapter: str = "emulator",
+                  result_team: int | None = None, **settings) -> None:
+    """Write `[dossier]` into the hall's centre.toml (before its server starts): the adapter
+    at `base_url`, the result-return team (default: the demo centre's), other settings as
+    given (timeout_s, rate_per_minute, cache_s, breaker_failures, breaker_open_s)."""
+    from dataclasses import replace
+
+    from server import config as centre_config
+
+    cfg = centre_config.load(Path(data_dir))
+    if result_team is None:
+        result_team = next((t.id for t in cfg.teams if "trả kết quả" in t.name.lower()), 0)
+    cfg.dossier = replace(cfg.dossier, adapter=adapter, base_url=base_url,
+                          result_team=result_team, **settings)
+    cfg.save()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--port", type=int, default=8765)

@@ -4,5 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from . import routes  # noqa: E402,F401
-from . import bookings  # noqa: E402,F401
+from . import bookings, dossiers, routes  # noqa: E402,F401
