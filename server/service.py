@@ -526,6 +526,7 @@ class QueueService:
     def _move_step(self, state, ticket, steps, now, events, actor, **extra):
         first_move = ticket is not None and ticket.route is None
         from_team = ticket.team_id if ticket is not None else None
+        from_step = rules.step_info(ticket, steps) if ticket is not None else None
         t = rules.move_step(ticket, state.number, steps)
         skipped = []
         if first_move:
@@ -536,8 +537,9 @@ class QueueService:
         self.store.save_counter_state(state)
         goto = self._goto(t.team_id)
         self._event(events, now, "ticket.step_moved", t, counter=state.number, actor=actor,
-                    from_team=from_team, to_team=t.team_id, **self._step_data(t, steps),
-                    to=goto, skipped=[s["name"] for s in skipped], **extra)
+                    from_team=from_team, to_team=t.team_id, from_step=from_step,
+                    **self._step_data(t, steps), to=goto,
+                    skipped=[s["name"] for s in skipped], **extra)
         return 200, self.ticket_view(t, now)
 
     def _visit(self, t: Ticket, procedure: dict | None = None) -> tuple[list[dict],
@@ -583,7 +585,9 @@ class QueueService:
 
     def _do_no_show(self, state, ticket, now, events, actor=None):
         return self._ticket_step(state, ticket, now, events, actor, rules.no_show,
-                                 "ticket.no_show", True)
+                                 "ticket.no_show", True,
+                                 **(self._step_data(ticket, self.steps(ticket))
+                                    if ticket is not None else {}))
 
     def _do_transfer(self, state, ticket, now, events, actor=None, team_id=None,
                      to_counter=None, note=None):

@@ -55,6 +55,7 @@ for _report in ("summary", "satisfaction", "heatmap", "occupancy", "priority", "
                 "monthly", "journeys", "export"):
     MATRIX[("get", f"/api/v1/reports/{_report}")] = {"manager", "admin"}
 MATRIX[("post", "/api/v1/reports/exports")] = {"manager", "admin"}
+MATRIX[("get", "/api/v1/reports/steps")] = {"manager", "admin"}  # visits of several steps
 MATRIX[("get", "/api/v1/reports/exports/{job}")] = {"manager", "admin"}
 MATRIX[("get", "/api/v1/reports/exports/{job}/file")] = {"manager", "admin"}
 for _method, _path in (("get", "config"), ("put", "config"), ("get", "users"),
@@ -65,7 +66,7 @@ for _method, _path in (("get", "config"), ("put", "config"), ("get", "users"),
                        ("get", "audit")):
     MATRIX[(_method, f"/api/v1/admin/{_path}")] = {"admin"}
 for _action in ("call-next", "call-number", "call-back", "recall", "start", "finish", "no-show",
-                "transfer", "pause", "resume", "close"):
+                "next-step", "transfer", "pause", "resume", "close"):
     MATRIX[("post", f"/api/v1/counters/{{n}}/{_action}")] = COUNTER
 
 BODIES = {"/api/v1/auth/login": {"username": "canbo02", "password": "demo1234"},

@@ -206,6 +206,21 @@ for _name in REPORTS:
     _make_report_route(_name)
 
 
+@bp.get("/api/v1/reports/steps")
+@requires("reports.read")
+def report_steps():
+    """Every step's wait and service time of the visits of several steps (issue #15):
+    folded from the range's events (at most 31 days), in the report worker when there is
+    one."""
+    d0, d1 = args_range()
+    spec = {"name": "steps", "from": d0.isoformat(), "to": d1.isoformat(), "by": None,
+            "site": site_arg(), "precision": "exact"}
+    client = worker()
+    if client is not None:
+        return from_worker(client.report, spec)
+    return report_worker.compute(engine(), spec)
+
+
 @bp.get("/api/v1/reports/export")
 @requires("reports.read")
 def report_export():
@@ -338,6 +353,9 @@ register_paths({
     "/api/v1/reports/monthly": {"get": op(
         "Monthly summary for reporting upward (received, handled, on time, satisfied)",
         params=[*_RANGE, query_param("month", {"type": "string"})])},
+    "/api/v1/reports/steps": {"get": op(
+        "Visits of several steps: each step's arrivals, served, absent, wait and service "
+        "times (at most 31 days)", params=_RANGE)},
     "/api/v1/reports/journeys": {"get": op(
         "Raw ticket journeys (JSON, CSV or XLSX)",
         params=[*_RANGE, query_param("format", {"type": "string",

@@ -17,14 +17,19 @@ by the one fold, `fold.fold_into`.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+
+from common.vocabulary import TICKET_EVENTS
 
 from ..config import PRIORITY_LABELS_VI, Config
+from ..errors import ValidationFailed
 from . import figures as fig
 from . import stats as rs
-from .fold import fold_into
+from .fold import fold_into, fold_steps
 
 EXACT_LIMIT = 30_000
+#: the by-step report folds the range's events when asked: at most this many days
+STEP_REPORT_MAX_DAYS = 31
 WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 
 
@@ -295,6 +300,28 @@ class ReportEngine:
         return {"from": teams["from"], "to": teams["to"], "exact": teams["exact"],
                 "centre": self.config.name, "target_wait_s": teams["target_wait_s"],
                 "total": teams["total"], "teams": teams["rows"], "fields": fields["rows"]}
+
+    def steps(self, d0: date, d1: date, site: str | None = None) -> dict:
+        """Every step's wait and service time of the visits of several steps (docs/visit.md),
+        folded from the range's events by the one fold (`fold.fold_steps`)."""
+        if (d1 - d0).days + 1 > STEP_REPORT_MAX_DAYS:
+            raise ValidationFailed(
+                f"Báo cáo theo bước chỉ tính tối đa {STEP_REPORT_MAX_DAYS} ngày (the by-step "
+                f"report covers at most {STEP_REPORT_MAX_DAYS} days)", code="range_too_long")
+        tz = self.config.tz
+        start = iso(datetime.combine(d0, time(), tz))
+        with self.store.read():
+            events = [e for e in self.store.events_between(start, fig.day_end(d1.isoformat(), tz),
+                                                           TICKET_EVENTS)
+                      if site is None or e["site"] == site]
+        step_rows = fold_steps(events, tz)
+        rows = fig.step_summary(step_rows)
+        for r in rows:
+            r["team"] = self.label("team", r["team_id"])
+            r["label"] = f"Bước {r['step_index']} · {r['step_name']} · {r['team']}"
+        visits = {r["ticket_id"] for r in step_rows if r["step_name"] is not None}
+        return {"from": d0.isoformat(), "to": d1.isoformat(), "site": site, "exact": True,
+                "visits": len(visits), "rows": rows}
 
     def journeys(self, d0, d1, site=None) -> list[dict]:
         with self.store.read():

@@ -179,3 +179,30 @@ def month_range(month: str) -> tuple[date, date]:
         raise ValidationFailed("month must look like 2026-11", code="bad_date") from exc
     nxt = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
     return first, nxt - timedelta(days=1)
+
+
+def step_summary(rows: Iterable[dict]) -> list[dict]:
+    """Per step of the visits of several steps (step rows of `fold.fold_steps` with a
+    step name; a visit counts once its first step ended): arrivals, calls, served there
+    (sent on or finished), absent, cancelled, still open, and wait and service stats."""
+    groups: dict = defaultdict(list)
+    for r in rows:
+        if r["step_name"] is not None:
+            groups[(r["step"], r["team_id"], r["step_kind"], r["step_name"])].append(r)
+    out = []
+    for (index, team, kind, name), rs in sorted(groups.items(), key=lambda g: (g[0][0],
+                                                                              g[0][1] or 0)):
+        served = [r for r in rs if r["outcome"] in ("moved", "done")]
+        out.append({
+            "key": f"{index}:{team}", "step_index": index, "step_name": name,
+            "step_kind": kind, "team_id": team, "arrived": len(rs),
+            "called": sum(1 for r in rs if r["called_at"] is not None),
+            "served": len(served), "moved_on": sum(1 for r in rs if r["outcome"] == "moved"),
+            "finished": sum(1 for r in rs if r["outcome"] == "done"),
+            "no_show": sum(1 for r in rs if r["outcome"] == "no_show"),
+            "cancelled": sum(1 for r in rs if r["outcome"] in ("cancelled", "day_closed")),
+            "open": sum(1 for r in rs if r["outcome"] in ("waiting", "called", "serving")),
+            "wait_s": stats([r["wait_s"] for r in rs if r["wait_s"] is not None]),
+            "service_s": stats([r["service_s"] for r in served
+                                if r["service_s"] is not None])})
+    return out

@@ -77,6 +77,8 @@ def _compute(eng, spec: dict):
         return eng.monthly(d0, d1, site, precision)
     if name == "journeys":
         return eng.journeys(d0, d1, site)
+    if name == "steps":
+        return eng.steps(d0, d1, site)
     raise KeyError(name)
 
 
