@@ -265,3 +265,25 @@ def test_list_form_answer(hall, emulator, addr):
         assert res.status_code == 200 and res.json()["status"] == "returned"
     finally:
         emulator.control(mode="normal")
+
+
+def test_demo_starts_the_emulator_and_points_the_hall_at_it(demo_template, tmp_path):
+    """`qms demo`'s first step (tools/demo_run.py): the emulator process, and `[dossier]`
+    of the demo centre pointed at it, with the result-return team 8."""
+    from server import config as centre_config
+    from tools.demo_run import Demo
+
+    data = tmp_path / "demo"
+    shutil.copytree(demo_template, data)
+    demo = Demo(data, "127.0.0.1", 5999, simulate=False, kiosk=False)
+    try:
+        demo.start_dossier_emulator()
+        settings = centre_config.load(data).dossier
+        assert settings.adapter == "emulator" and settings.result_team == RESULT_TEAM
+        assert settings.base_url == demo.dossier_url + "/o/rest/v2"
+        code = BY_STATUS["ready"]
+        res = requests.get(f"{settings.base_url}/dossiers/{code}", timeout=5)
+        assert res.json()["password"] == DEMO_KEYS[code]
+    finally:
+        demo.stop()
+    assert demo.children["dossier-emulator"].poll() is not None
