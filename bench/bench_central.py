@@ -5,12 +5,13 @@
 2. catch-up: a hall offline for a week (its SQLite events table filled with a week of
    events at a commune desk's volume, then at the province centre's) shipped by the real
    sync loop (`sync.shipper.Shipper`) — seconds until the centre holds everything;
-3. reports over a province-sized history: 135 sites (the centre ~235 tickets a day, 8
-   branches ~100, 126 communes ~25) for `--years` years of synthetic journeys and their
-   day/month aggregates written straight into the central store, then every central report
-   timed through HTTP.
+3. reports over a province-sized history: 135 sites (the centre ~235 tickets a day and
+   2,000+ on peak days, 8 branches ~100, 126 communes ~25) for `--months` months
+   generated inside PostgreSQL with their aggregates built by the server's own code, and
+   `--copies` copies of them, each a span earlier (`bench.bench_central_history`; default
+   12 months and 4 copies: five years), then every central report timed through HTTP.
 
-    python -m bench.bench_central [--years 1] [--no-write]
+    python -m bench.bench_central [--months 12] [--copies 4] [--no-write]
 """
 
 from __future__ import annotations
@@ -23,21 +24,17 @@ import statistics
 import tempfile
 import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-import numpy as np
 import requests
 
+from bench import bench_central_history as history
 from bench.docs import write_section
 from central.admin import add_user, enrol_site, init, open_store
-from server.reports import stats as rs
-from server.reports.fold import JOURNEY_COLUMNS
 from tools.postgres import TempPostgres
 from tools.province import CentralProcess, init_site, write_sync_settings
-
-FIELDS = ["Hộ tịch", "Chứng thực", "Đất đai", "Doanh nghiệp", "Cư trú", "Xây dựng",
-          "Lao động", "Giáo dục", "Giao thông", "Y tế"]
 
 
 def ticket_events(seq: int, tid: int, at: datetime, day: str) -> list[dict]:
@@ -138,149 +135,68 @@ def bench_catch_up(folder: Path, central, store, site: str, per_day: int) -> dic
 
 
 # -- 3. reports over a province ----------------------------------------------------------------
-def province_sites() -> list[tuple[str, str, int]]:
-    sites = [("tinh-trungtam", "centre", 235)]
-    sites += [(f"huyen-{i:02d}", "branch", 100) for i in range(1, 9)]
-    sites += [(f"xa-{i:03d}", "commune", 25) for i in range(1, 127)]
-    return sites
-
-
-def synth_month(rng, sites, month_days: list[date], tid: int) -> dict[str, list]:
-    """Journey columns (JOURNEY_COLUMNS) for every site and day of a month; ticket ids
-    after `tid`."""
-    cols: dict[str, list] = {c: [] for c in JOURNEY_COLUMNS}
-    for site, _kind, volume in sites:
-        counts = rng.poisson(volume, len(month_days))
-        for d, n in zip(month_days, counts, strict=True):
-            if d.weekday() == 6 or n == 0:
-                continue
-            n = int(n * (0.4 if d.weekday() == 5 else 1.0))
-            hour = rng.integers(1, 10, n)  # UTC 01-09 = 08-16 local
-            minute = rng.integers(0, 60, n)
-            wait = rng.exponential(600, n).round(3)
-            service = rng.exponential(420, n).round(3)
-            status = rng.choice(["done", "no_show", "cancelled"], n, p=[0.88, 0.08, 0.04])
-            rating = rng.choice([0, 1, 2, 3, 4], n, p=[0.6, 0.02, 0.03, 0.15, 0.2])
-            team = rng.integers(1, 7, n)
-            field = rng.integers(0, len(FIELDS), n)
-            prio = rng.random(n) < 0.1
-            day = d.isoformat()
-            for i in range(n):
-                tid += 1
-                issued = f"{day}T{int(hour[i]):02d}:{int(minute[i]):02d}:00.000+00:00"
-                called = status[i] != "cancelled"
-                left = (datetime.fromisoformat(issued) + timedelta(seconds=float(wait[i])))\
-                    .isoformat(timespec="milliseconds")
-                row = {
-                    "ticket_id": tid, "site": site, "day": day, "hour": int(hour[i]) + 7,
-                    "weekday": d.weekday(), "number": 1000 + i, "issued_at": issued,
-                    "team_id": int(team[i]), "serve_team": int(team[i]),
-                    "counter": int(team[i]) * 2, "officer": f"canbo{int(team[i]) * 2:02d}",
-                    "procedure_code": f"P{int(field[i]):02d}{i % 30:02d}",
-                    "field": FIELDS[int(field[i])], "priority": "elderly" if prio[i] else None,
-                    "channel": "kiosk", "status": status[i],
-                    "first_called_at": left if called else None,
-                    "wait_s": float(wait[i]) if called else None, "started_at": None,
-                    "finished_at": None,
-                    "service_s": float(service[i]) if status[i] == "done" else None,
-                    "left_queue_at": left, "transfers": 0, "recalls": 0,
-                    "rating": int(rating[i]) or None if status[i] == "done" else None,
-                    "rating_reason": "", "rated_at": left if rating[i] else None}
-                for c in JOURNEY_COLUMNS:
-                    cols[c].append(row[c])
-    return cols
-
-
-def load_province(store, years: int, say) -> dict:
-    rng = np.random.default_rng(5)
-    sites = province_sites()
-    with store.tx() as conn:
-        for site, kind, _v in sites:
-            conn.execute("INSERT INTO sites (id, name, kind, epoch, next_seq) VALUES "
-                         "(%s, %s, %s, 'bench', 1) ON CONFLICT DO NOTHING", (site, site, kind))
-    end = date(2026, 10, 31)
-    first = date(end.year - years, end.month + 1 if end.month < 12 else 1, 1)
-    month = first
-    journeys = 0
-    t0 = time.perf_counter()
-    while month <= end:
-        nxt = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
-        days = [month + timedelta(days=i) for i in range((nxt - month).days)]
-        cols = synth_month(rng, sites, days, journeys)
-        n = len(cols["site"])
-        journeys += n
-        source = {c: cols[c] for c in rs.SOURCE_COLUMNS}
-        now = "2026-11-30T00:00:00.000+00:00"
-        day_rows = rs.day_rows(source, now, lambda d: d + "T17:00:00.000+00:00")
-        month_source = dict(source, day=[month.strftime("%Y-%m")] * n)
-        month_rows = [(r[0], "m", *r[2:]) for r in
-                      rs.day_rows(month_source, now, lambda d: d + "-31T17:00:00.000+00:00")]
-        with store.tx() as conn:
-            with conn.cursor() as cur, cur.copy(
-                    f"COPY journeys (epoch, {', '.join(JOURNEY_COLUMNS)}) FROM STDIN") as cp:
-                for i in range(n):
-                    cp.write_row(("bench", *(cols[c][i] for c in JOURNEY_COLUMNS)))
-            store.replace_stats(conn, "d", [], day_rows)
-            store.replace_stats(conn, "m", [], month_rows)
-            for site, _k, _v in sites:
-                store.mark_month(conn, site, month.strftime("%Y-%m"))
-        say(f"  {month:%Y-%m}: {n} journeys ({journeys} so far, "
-            f"{time.perf_counter() - t0:.0f} s)")
-        month = nxt
-    with store.tx() as conn:
-        conn.execute("ANALYZE")
-    return {"sites": len(sites), "years": years, "journeys": journeys,
-            "load_s": time.perf_counter() - t0, "from": first.isoformat(),
-            "to": end.isoformat()}
-
-
-def bench_reports(central, headers, repeat: int = 3) -> list[dict]:
-    cases = [
-        ("a year, all sites, by site", "from=2025-11-01&to=2026-10-31&by=site"),
-        ("a year, all sites, by team", "from=2025-11-01&to=2026-10-31&by=team"),
-        ("a year, all sites, by hour", "from=2025-11-01&to=2026-10-31&by=hour"),
-        ("a year, all sites, by field", "from=2025-11-01&to=2026-10-31&by=field"),
-        ("a year, all sites, by procedure", "from=2025-11-01&to=2026-10-31&by=procedure"),
-        ("a month, all sites, by day", "from=2026-10-01&to=2026-10-31&by=day"),
-        ("a year, the centre, by team", "from=2025-11-01&to=2026-10-31&by=team"
-                                        "&site=tinh-trungtam"),
-        ("a month, the centre, exact", "from=2026-10-01&to=2026-10-31&by=team"
-                                       "&site=tinh-trungtam"),
-        ("a quarter, a commune, exact", "from=2026-08-01&to=2026-10-31&by=team&site=xa-001"),
-        ("13 months across a month edge, all sites", "from=2025-10-15&to=2026-10-31&by=site"),
+def report_cases(months: int) -> list[tuple[str, str]]:
+    """(name, path under /api/v1/) of every central report timed; the history ends
+    2026-10-31 (see bench_central_history)."""
+    first = history.months_of(months)[0][0].isoformat()
+    span = f"{months // 12} years" if months % 12 == 0 and months > 12 else f"{months} months"
+    year = "from=2025-11-01&to=2026-10-31"
+    all_ = f"from={first}&to=2026-10-31"
+    nine = ",".join([history.CENTRE] + history.BRANCHES)
+    cases = []
+    for by in ("site", "team", "hour", "field", "procedure"):
+        cases.append((f"{span}, all sites, by {by}", f"reports/waits?{all_}&by={by}"))
+    cases += [
+        ("a year, all sites, by procedure", f"reports/waits?{year}&by=procedure"),
+        ("13 months across a month edge, all sites, by team",
+         "reports/waits?from=2025-10-15&to=2026-10-31&by=team"),
+        ("a month, all sites, by day", "reports/waits?from=2026-10-01&to=2026-10-31&by=day"),
+        (f"{span}, the centre, by procedure",
+         f"reports/waits?{all_}&by=procedure&site={history.CENTRE}"),
+        ("a year, the centre, by team", f"reports/waits?{year}&by=team&site={history.CENTRE}"),
+        ("a year, a branch, by team", f"reports/waits?{year}&by=team&site=huyen-01"),
+        ("a month, the centre, by team",
+         f"reports/waits?from=2026-10-01&to=2026-10-31&by=team&site={history.CENTRE}"),
+        ("a quarter, a commune, by team",
+         "reports/waits?from=2026-08-01&to=2026-10-31&by=team&site=xa-001"),
+        ("compare 9 sites side by side, a year, totals",
+         f"reports/compare?{year}&by=all&site={nine}"),
+        ("compare 9 sites side by side, a year, by team",
+         f"reports/compare?{year}&by=team&site={nine}"),
+        (f"compare 9 sites side by side, {span}, by field",
+         f"reports/compare?{all_}&by=field&site={nine}"),
+        (f"heatmap, {span}, all sites", f"reports/heatmap?{all_}"),
+        ("low ratings, a month, all sites",
+         "reports/low-ratings?from=2026-10-01&to=2026-10-31"),
+        ("dashboard (every site)", "sites"),
     ]
+    return cases
+
+
+def bench_reports(central, headers, months: int, repeat: int = 3) -> list[dict]:
     out = []
-    for name, q in cases:
+    for name, path in report_cases(months):
         times = []
         for _ in range(repeat):
             t0 = time.perf_counter()
-            res = requests.get(f"{central.url}/api/v1/reports/waits?{q}", headers=headers,
-                               timeout=300)
+            res = requests.get(f"{central.url}/api/v1/{path}", headers=headers, timeout=300)
             times.append(time.perf_counter() - t0)
             assert res.status_code == 200, res.text
         body = res.json()
-        out.append({"report": name, "best_s": min(times), "exact": body["exact"],
-                    "tickets": body["total"]["issued"] if body["total"] else 0})
-    for name, path in (("compare 9 sites side by side, a year",
-                        "compare?from=2025-11-01&to=2026-10-31&by=all&site=" +
-                        ",".join(["tinh-trungtam"] + [f"huyen-{i:02d}" for i in range(1, 9)])),
-                       ("heatmap, a year, all sites", "heatmap?from=2025-11-01&to=2026-10-31"),
-                       ("dashboard (135 sites)", None)):
-        times = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            url = (f"{central.url}/api/v1/reports/{path}" if path
-                   else f"{central.url}/api/v1/sites")
-            res = requests.get(url, headers=headers, timeout=300)
-            times.append(time.perf_counter() - t0)
-            assert res.status_code == 200, res.text
-        out.append({"report": name, "best_s": min(times), "exact": False, "tickets": None})
+        total = body.get("total") if isinstance(body, dict) else None
+        out.append({"report": name, "best_s": min(times), "worst_s": max(times),
+                    "exact": body.get("exact"),
+                    "tickets": total["issued"] if total else None})
     return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--years", type=int, default=1)
+    ap.add_argument("--months", type=int, default=12,
+                    help="months of province history generated (ending 2026-10)")
+    ap.add_argument("--copies", type=int, default=4,
+                    help="copies of the generated months, each a span earlier (12 + 4: "
+                         "five years)")
     ap.add_argument("--ingest-sites", type=int, default=20)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
@@ -301,13 +217,17 @@ def main(argv=None) -> int:
         catch = [bench_catch_up(folder, central, store, "catchup-xa", 25),
                  bench_catch_up(folder, central, store, "catchup-tinh", 235)]
         print(catch, flush=True)
-        print(f"loading a province-sized history ({args.years} year(s)) ...", flush=True)
-        loaded = load_province(store, args.years, lambda m: print(m, flush=True))
+        print(f"generating a province-sized history ({args.months} months, "
+              f"{args.copies} copies) ...", flush=True)
+        loaded = history.load(store, args.months, ZoneInfo("Asia/Ho_Chi_Minh"),
+                              lambda m: print(m, flush=True), copies=args.copies)
+        print(loaded, flush=True)
         add_user(store, "bench", "province_manager", "bench-password", None)
         token = requests.post(central.url + "/api/v1/auth/login",
                               json={"username": "bench", "password": "bench-password"},
                               timeout=10).json()["token"]
-        reports = bench_reports(central, {"Authorization": f"Bearer {token}"})
+        reports = bench_reports(central, {"Authorization": f"Bearer {token}"},
+                                args.months * (1 + args.copies))
         for r in reports:
             print(r, flush=True)
         store.close()
@@ -341,17 +261,30 @@ def render(ingest, catch, loaded, reports) -> str:
     for c in catch:
         lines.append(f"| {c['site']} | {c['tickets_per_day']} | {c['events']:,} | "
                      f"{c['wall_s']:.2f} s |")
+    gb = loaded["db_bytes"] / 1e9
     lines += ["", f"**Reports over a province**: {loaded['sites']} sites (the centre ~235 "
-              "tickets a day, 8 branches ~100, 126 communes ~25; Saturdays 40 %, no Sundays), "
-              f"{loaded['years']} year(s) of synthetic journeys ({loaded['from']} – "
-              f"{loaded['to']}: {loaded['journeys']:,} tickets) with their day and month "
-              f"aggregates, written straight into the central store in "
-              f"{loaded['load_s']:.0f} s. Best of 3 through HTTP:", "",
-              "| report | time | path | tickets |", "| --- | --- | --- | --- |"]
+              "tickets a working day and 2,000–2,400 on the first Monday of each month, 8 "
+              "branches ~100, 126 communes ~25; Saturdays 40 %, no Sundays), "
+              f"{loaded['from']} – {loaded['to']}: {loaded['journeys']:,} tickets. "
+              f"{loaded['months']} months generated inside PostgreSQL "
+              "(`bench/bench_central_history.py`: one `INSERT … SELECT` over "
+              f"`generate_series` a month, {loaded['generate_s']:.0f} s), their aggregates "
+              "built by the server's own ingest code (`rebuild_stats`: day rows, site month "
+              f"rows; {loaded['aggregate_s']:.0f} s) and the province month roll-up "
+              f"(`roll_up_province`, {loaded['province_s']:.0f} s); then {loaded['copies']} "
+              "copies of those months, each a span earlier (`replicate`, inside PostgreSQL, "
+              f"{loaded['copy_s']:.0f} s; the same rows and keys, so the copies' weekday "
+              "keys are those of the original dates); "
+              f"{loaded['agg_rows']:,} "
+              f"site aggregate rows, {loaded['province_rows']:,} province rows, database "
+              f"{gb:.1f} GB, {loaded['load_s'] / 60:.0f} min in all. Best (worst) of 3 "
+              "through HTTP, every site's report read by a province manager:", "",
+              "| report | best | worst | path | tickets |", "| --- | --- | --- | --- | --- |"]
     for r in reports:
         tickets = f"{r['tickets']:,}" if r["tickets"] is not None else ""
-        path = "exact (journeys)" if r["exact"] else "aggregates"
-        lines.append(f"| {r['report']} | {r['best_s'] * 1000:.0f} ms | {path} | {tickets} |")
+        path = {True: "exact (journeys)", False: "aggregates", None: ""}[r["exact"]]
+        lines.append(f"| {r['report']} | {r['best_s'] * 1000:.0f} ms | "
+                     f"{r['worst_s'] * 1000:.0f} ms | {path} | {tickets} |")
     return "\n".join(lines) + "\n"
 
 

@@ -19,7 +19,9 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool
 
 from server.reports.fold import JOURNEY_COLUMNS
-from server.reports.stats import MAXES, SOURCE_COLUMNS, STAT_COLUMNS, SUMS
+from server.reports.stats import SEP, SOURCE_COLUMNS, STAT_COLUMNS
+
+from .report_store import ReportReads, grouped_sql, split_grouped
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SITE_COLUMNS = ("id", "name", "kind", "active", "epoch", "next_seq", "hall_seq", "hall_clock",
@@ -67,11 +69,14 @@ def head_revision() -> str:
     return ScriptDirectory.from_config(alembic_config("postgresql://x/y")).get_current_head()
 
 
-class Store:
+class Store(ReportReads):
     def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8):
         self.dsn = dsn
+        # check: a connection is tried before it is handed out, so after PostgreSQL
+        # restarts no request fails on a connection of the old server
         self.pool = ConnectionPool(dsn, min_size=min_size, max_size=max_size, open=True,
-                                   kwargs={"autocommit": False}, timeout=30)
+                                   kwargs={"autocommit": False}, timeout=30,
+                                   check=ConnectionPool.check_connection)
 
     def close(self) -> None:
         self.pool.close()
@@ -378,19 +383,12 @@ class Store:
     def day_stats_of_month(self, conn, site: str, month: str) -> tuple:
         """One site's day rows of `month` added up per dim||SEP||site||SEP||key, as
         reports.stats.month_rows takes them."""
-        from server.reports.stats import SEP
-
         where = "period='d' AND site=%s AND day BETWEEN %s AND %s"
         params = (site, month + "-01", month + "-31")
         group = f"dim || '{SEP}' || site || '{SEP}' || key"
-        sums = ", ".join([f"SUM({c})" for c in SUMS] + [f"MAX({c})" for c in MAXES])
+        src = f"(SELECT {', '.join(STAT_COLUMNS)} FROM report_agg WHERE {where}) src"
         with conn.cursor(row_factory=tuple_row) as cur:
-            sum_rows = cur.execute(f"SELECT {group}, {sums} FROM report_agg WHERE {where} "
-                                   "GROUP BY dim, site, key", params).fetchall()
-            hist_rows = cur.execute(f"SELECT {group}, wait_hist, service_hist FROM report_agg"
-                                    f" WHERE {where} AND (called > 0 OR served > 0)",
-                                    params).fetchall()
-        return [_floats(r) for r in sum_rows], hist_rows
+            return split_grouped(cur.execute(grouped_sql(group, src), params).fetchall())
 
     def mark_month(self, conn, site: str, month: str) -> None:
         conn.execute("INSERT INTO agg_months (site, month) VALUES (%s, %s) ON CONFLICT DO "
@@ -426,62 +424,6 @@ class Store:
         return self._all(f"SELECT {', '.join(JOURNEY_COLUMNS)} FROM journeys WHERE {where} "
                          "ORDER BY site, issued_at", params)
 
-    def _stats_source(self, dim: str, months: list[str], spans: list[tuple[str, str]],
-                      sites: Sequence[str] | None, columns: str) -> tuple[str, list]:
-        """report_agg rows of `dim`: month rows of whole months where present (agg_months),
-        the day rows of those months elsewhere, and the day rows of the leftover spans."""
-        parts: list[str] = []
-        params: list = []
-        if months:
-            p: list = [dim, months]
-            parts.append(f"SELECT {columns} FROM report_agg WHERE dim=%s AND period='m' AND "
-                         f"day = ANY(%s){self._site_sql(sites, p)}")
-            params += p
-            p = [dim, months[0] + "-01", months[-1] + "-31", months]
-            parts.append(
-                f"SELECT {columns} FROM report_agg a WHERE dim=%s AND period='d' AND day "
-                f"BETWEEN %s AND %s AND substr(day, 1, 7) = ANY(%s){self._site_sql(sites, p)}"
-                " AND NOT EXISTS (SELECT 1 FROM agg_months m WHERE m.site = a.site AND "
-                "m.month = substr(a.day, 1, 7))")
-            params += p
-        for a, b in spans:
-            p = [dim, a, b]
-            parts.append(f"SELECT {columns} FROM report_agg WHERE dim=%s AND period='d' AND "
-                         f"day BETWEEN %s AND %s{self._site_sql(sites, p)}")
-            params += p
-        if not parts:
-            parts.append(f"SELECT {columns} FROM report_agg WHERE false")
-        return "(" + " UNION ALL ".join(parts) + ") src", params
-
-    def stats_parts(self, dim: str, months, spans, sites, group: str = "key") -> tuple:
-        """As the hall's storage: (group, *SUMS, *MAXES) added up in SQL, and (group,
-        wait_hist, service_hist) row by row."""
-        src, params = self._stats_source(dim, months, spans, sites, ", ".join(STAT_COLUMNS))
-        sums = ", ".join([f"SUM({c})" for c in SUMS] + [f"MAX({c})" for c in MAXES])
-        with self.pool.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
-            sum_rows = cur.execute(f"SELECT {group}, {sums} FROM {src} GROUP BY {group}",
-                                   params).fetchall()
-            hist_rows = cur.execute(f"SELECT {group}, wait_hist, service_hist FROM {src} "
-                                    "WHERE called > 0 OR served > 0", params).fetchall()
-        return [_floats(r) for r in sum_rows], hist_rows
-
-    def stats_sums(self, dim: str, months, spans, sites, columns) -> list[tuple]:
-        src, params = self._stats_source(dim, months, spans, sites,
-                                          ", ".join(("key", *columns)))
-        sums = ", ".join(f"SUM({c})" for c in columns)
-        with self.pool.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
-            return [_floats(r) for r in cur.execute(
-                f"SELECT key, {sums} FROM {src} GROUP BY key", params).fetchall()]
-
-    def stats_day_peaks(self, d0: str, d1: str, sites) -> list[tuple]:
-        params: list = [d0, d1]
-        where = ("dim='all' AND period='d' AND day BETWEEN %s AND %s"
-                 + self._site_sql(sites, params))
-        with self.pool.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
-            return [tuple(r) for r in cur.execute(
-                f"SELECT site, day, peak_waiting FROM report_agg WHERE {where} "
-                "ORDER BY day, site", params).fetchall()]
-
     def low_rated(self, d0: str, d1: str, sites, max_score: int, limit: int) -> list[dict]:
         params: list = [d0, d1, max_score]
         where = ("day BETWEEN %s AND %s AND rating <= 2 AND rating <= %s"
@@ -497,12 +439,6 @@ class Store:
 
     def audit_log(self, limit: int = 200) -> list[dict]:
         return self._all("SELECT * FROM audit ORDER BY id DESC LIMIT %s", (limit,))
-
-
-def _floats(row: Sequence) -> tuple:
-    """PostgreSQL sums of bigint come back as Decimal: plain numbers for numpy."""
-    return tuple(float(v) if v is not None and type(v).__name__ == "Decimal" else v
-                 for v in row)
 
 
 def message(site: str, r: dict) -> dict:

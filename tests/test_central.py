@@ -298,3 +298,71 @@ def test_the_dashboard_alerts_on_a_site_that_has_not_synced(pg_dsn):  # noqa: F8
         assert page.status_code == 200 and "theo dõi các điểm" in page.get_data(as_text=True)
     finally:
         store.close()
+
+
+def test_the_province_roll_up_equals_the_sites_own_rows_and_the_fold(central_app, client,
+                                                                     store):
+    """Reports over every site read the province month roll-up: the same figures as adding
+    up each site's rows and, for counts and means, as the exact fold; a late batch for a
+    closed month drops that month's roll-up in its own transaction, the loop builds it
+    again."""
+    from zoneinfo import ZoneInfo
+
+    from central.reports import roll_up_closed
+
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    tokens = {s: enrol_site(store, s, s, "commune") for s in ("xa-1", "xa-2", "xa-3")}
+    seqs = dict.fromkeys(tokens, 1)
+
+    def deliver(site, day, n):
+        evs = ticket_events(seqs[site], n, day=day, first_ticket=seqs[site])
+        assert send(client, tokens[site], site, evs).status_code == 200
+        seqs[site] += len(evs)
+
+    for k, site in enumerate(tokens):
+        for day in ("2026-03-10", "2026-03-31", "2026-04-01", "2026-04-15", "2026-05-18"):
+            deliver(site, day, 3 + k)
+    assert roll_up_closed(store, tz, NOW) == 2  # the site months were rolled up at ingest
+    assert [m["month"] for m in store.province_months()] == ["2026-03", "2026-04"]
+    assert [m["sites"] for m in store.province_months()] == [3, 3]
+    pm = login(client, store, "tinh", "province_manager")
+    span = "from=2026-03-01&to=2026-05-31"
+    every = "&site=xa-1,xa-2,xa-3"
+    counts = ("issued", "called", "served", "no_show", "cancelled", "ratings",
+              "within_target")
+
+    def get(q):
+        res = client.get(f"/api/v1/reports/waits?{q}", headers=auth(pm))
+        assert res.status_code == 200, res.json
+        return res.json
+
+    def check(issued):
+        for by in ("site", "team", "hour", "field", "procedure", "all"):
+            rolled = get(f"{span}&by={by}&precision=fast")
+            per_site = get(f"{span}&by={by}&precision=fast{every}")
+            exact = get(f"{span}&by={by}&precision=exact")
+            assert rolled["rows"] == per_site["rows"] and rolled["total"] == per_site["total"]
+            assert rolled["total"]["issued"] == issued
+            for key in counts:
+                assert rolled["total"][key] == exact["total"][key], (by, key)
+            assert [(r["key"], r["issued"]) for r in rolled["rows"]] == \
+                [(r["key"], r["issued"]) for r in exact["rows"]]
+            assert rolled["total"]["wait_s"]["mean"] == exact["total"]["wait_s"]["mean"]
+        heat = client.get(f"/api/v1/reports/heatmap?{span}&precision=fast",
+                          headers=auth(pm)).json
+        heat_exact = client.get(f"/api/v1/reports/heatmap?{span}&precision=exact",
+                                headers=auth(pm)).json
+        assert (heat["arrivals"], heat["days"]) == (heat_exact["arrivals"], heat_exact["days"])
+
+    check(issued=3 * 5 + 4 * 5 + 5 * 5)
+    # a late batch for April (a closed month): its roll-up goes at once, figures stay right
+    deliver("xa-2", "2026-04-20", 2)
+    assert [m["month"] for m in store.province_months()] == ["2026-03"]
+    check(issued=62)
+    assert roll_up_closed(store, tz, NOW) == 1
+    assert [m["month"] for m in store.province_months()] == ["2026-03", "2026-04"]
+    check(issued=62)
+    # nine sites side by side choose one path for all (here the exact one: few tickets)
+    res = client.get(f"/api/v1/reports/compare?{span}&by=team{every}", headers=auth(pm)).json
+    assert {s["exact"] for s in res["sites"]} == {True}
+    assert res["total"]["issued"] == 62
