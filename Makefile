@@ -21,8 +21,13 @@ $(BIN)/qms: pyproject.toml
 
 venv: $(BIN)/qms
 
+# the demo listens on every interface so phones on the LAN can follow their tickets: the
+# banner prints the LAN address the QR codes point at (PUBLIC_URL=http://... to choose it,
+# HOST=127.0.0.1 to keep it on this machine). Ctrl-C stops every process it started.
+HOST ?= 0.0.0.0
 demo: venv
-	$(BIN)/qms --data-dir $(DATA) demo --port $(PORT)
+	@$(BIN)/qms --data-dir $(DATA) demo --host $(HOST) --port $(PORT) \
+	  $(if $(PUBLIC_URL),--public-url $(PUBLIC_URL))
 
 province-demo: venv
 	$(BIN)/qms province-demo --dir var/province

@@ -120,12 +120,16 @@ def cmd_bridge(args) -> int:
 
 def cmd_demo(args) -> int:
     from server.setup import init_demo_centre
-    from tools.demo_run import run
+    from tools.demo_run import public_url_for, run, set_public_url
 
     data_dir = Path(args.data_dir)
+    public_url = args.public_url or public_url_for(args.host, args.port)
     if not (data_dir / "demo-tokens.json").exists():
-        init_demo_centre(data_dir, public_url=f"http://{args.host}:{args.port}")
-    return run(data_dir, args.host, args.port, simulate=not args.no_simulate, kiosk=args.kiosk)
+        init_demo_centre(data_dir, public_url=public_url)
+    else:
+        set_public_url(data_dir, public_url)  # the QR codes follow the address given now
+    return run(data_dir, args.host, args.port, simulate=not args.no_simulate, kiosk=args.kiosk,
+               public_url=public_url)
 
 
 def cmd_simulate(args) -> int:
@@ -211,6 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
                            help="do not run a simulated day")
             s.add_argument("--kiosk", action=argparse.BooleanOptionalAction, default=None,
                            help="start the Kivy kiosk (default: when $DISPLAY is set)")
+            s.add_argument("--public-url", default=None,
+                           help="the address the QR codes on tickets and pages point at, e.g. "
+                                "http://192.168.1.20:5000 so a phone on the LAN can open them "
+                                "(default: the LAN address with --host 0.0.0.0, else "
+                                "http://HOST:PORT)")
         s.set_defaults(fn=fn)
     from .province import add_parsers  # site, sync, backup, restore, central, province-demo
 

@@ -106,6 +106,7 @@ def test_serve_end_to_end_in_three_clicks_with_rating(live_server, page, second_
     page.wait_for_function("document.querySelector('#msg').textContent.includes('gọi lại')")
     page.keyboard.press("s")  # serving: "next" then finishes at once (a bare call is guarded)
     page.wait_for_selector("#ticket.serving")
+    page.wait_for_function("!window.qmsConsole.state.busy")  # the push can come first
     page.keyboard.press("Space")
     page.wait_for_function("document.querySelector('#t-number').textContent === '1002'")
     page.click(".lang >> nth=1")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,13 +22,44 @@ import requests
 from tools.testing import free_port, port_free
 
 ROOT = Path(__file__).resolve().parents[1]
+WILDCARD = ("0.0.0.0", "::", "")
+
+
+def lan_ip() -> str:
+    """This machine's address on its LAN (the interface of the default route; nothing is
+    sent), or 127.0.0.1 without a network."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: a route is looked up, no packet leaves
+            return s.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+
+
+def public_url_for(host: str, port: int) -> str:
+    """The address phones open from the QR codes: the LAN address when the server listens
+    on every interface, else the address it listens on."""
+    return f"http://{lan_ip() if host in WILDCARD else host}:{port}"
+
+
+def set_public_url(data_dir: Path, url: str) -> None:
+    """Point an existing demo centre's QR codes at `url` (centre.toml `public_url`)."""
+    from server import config as centre_config
+
+    cfg = centre_config.load(data_dir)
+    if cfg.public_url != url:
+        cfg.public_url = url
+        cfg.save(Path(data_dir) / "centre.toml")
 
 
 class Demo:
-    def __init__(self, data_dir: Path, host: str, port: int, simulate: bool, kiosk: bool | None):
+    def __init__(self, data_dir: Path, host: str, port: int, simulate: bool, kiosk: bool | None,
+                 public_url: str | None = None):
         self.data_dir = data_dir
         self.host, self.port = host, port
-        self.url = f"http://{host}:{port}"
+        # the processes on this machine talk to the server here; phones use public_url
+        self.url = f"http://{'127.0.0.1' if host in WILDCARD else host}:{port}"
+        self.public_url = public_url or public_url_for(host, port)
         self.simulate = simulate
         self.kiosk = bool(os.environ.get("DISPLAY")) if kiosk is None else kiosk
         self.children: dict[str, subprocess.Popen] = {}
@@ -107,8 +139,10 @@ class Demo:
         print(f"""
 QMS-HCC demo centre is running (data in {self.data_dir}, logs in {self.logs}).
 
+  phones on the LAN    {self.public_url}   (QR codes on tickets and pages point here)
   hall display board   {u}/display#token={tokens['display-1']}
-  counter console      {u}/counter        canbo05 / demo1234 (counters 1-4 are simulated)
+  counter console      {u}/counter        canbo05 … canbo23 / demo1234
+                       (counters 1-4 are driven by the simulated day: sign in at 5 or later)
   rating tablet        {u}/rate/5         (sign in as the officer of counter 5)
   manager dashboard    {u}/manager        giamdoc / demo-manager
   admin                {u}/admin          admin / demo-admin
@@ -139,6 +173,7 @@ Press Ctrl-C to stop.
         return 0
 
     def stop(self, *_args) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C cannot cut the stop
         self.stopping = True
         for name in reversed(list(self.children)):
             proc = self.children[name]
@@ -168,16 +203,22 @@ def wait_for(pred, timeout: float) -> bool:
 
 
 def run(data_dir: Path, host: str, port: int, simulate: bool = True,
-        kiosk: bool | None = None) -> int:
-    demo = Demo(data_dir, host, port, simulate, kiosk)
+        kiosk: bool | None = None, public_url: str | None = None) -> int:
+    """Run the demo until Ctrl-C or SIGTERM: both end it cleanly with exit status 0 (the
+    children stopped, no traceback); 1 only when something failed."""
+    demo = Demo(data_dir, host, port, simulate, kiosk, public_url)
     signal.signal(signal.SIGTERM, demo.stop)
+    code = 0
     try:
         demo.start()
-        return demo.watch()
+        code = demo.watch()
     except KeyboardInterrupt:
-        return 0
+        code = 0
     except RuntimeError as exc:
         print(f"demo: {exc}", file=sys.stderr)
-        return 1
+        code = 1
     finally:
+        print("\nstopping the demo…", flush=True)
         demo.stop()
+        print("demo stopped.", flush=True)
+    return code
