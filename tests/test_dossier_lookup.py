@@ -153,3 +153,23 @@ def test_dossier_settings_accepted():
                                          "result_team": 8}})
     assert (cfg.dossier.adapter, cfg.dossier.timeout_s, cfg.dossier.result_team) == (
         "opencps", 2.0, 8)
+
+
+def test_an_adapter_bug_is_a_503_and_counts_for_the_breaker(app):
+    from server.dossiers import Adapter
+    from server.dossiers.lookup import DossierLookup
+
+    class Broken(Adapter):
+        calls = 0
+
+        def lookup(self, code):
+            Broken.calls += 1
+            raise KeyError("oops")
+
+    q = app.extensions["qms"]
+    settings = q.config.dossier
+    lookup = DossierLookup(settings, q.service, adapter=Broken())
+    for _ in range(settings.breaker_failures + 2):
+        with pytest.raises(DossierUnavailable):
+            lookup.find(CODE, "E9PX4K", "192.0.2.1")
+    assert Broken.calls == settings.breaker_failures  # then the breaker keeps it off

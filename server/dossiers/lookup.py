@@ -165,6 +165,10 @@ class DossierLookup:
                         time.monotonic() - started, exc.details.get("reason", "?"),
                         self.breaker.state)
             raise DossierUnavailable() from exc
+        except Exception as exc:  # noqa: BLE001 - an adapter's bug is the system failing
+            self.breaker.failure()
+            log.exception("dossier lookup %s: the adapter failed", code)
+            raise DossierUnavailable() from exc
         self.breaker.success()
         self.cache.put(code, dossier)
         return dossier
@@ -213,10 +217,11 @@ class DossierLookup:
                 "can_take_number": d.result_ready and self.result_team() is not None}
 
     def take_number(self, code_text, key_text, address: str, *, channel: str,
-                    actor: str | None) -> tuple[int, dict]:
-        """A ticket at the result-return team for a dossier whose result is ready: one per
-        dossier per business day (asking again, from the phone or the kiosk, gives the same
-        ticket: the day's idempotency record is keyed by the dossier code)."""
+                    actor: str | None) -> tuple[int, dict, Dossier]:
+        """(status, ticket view, dossier): a ticket at the result-return team for a dossier
+        whose result is ready, one per dossier per business day (asking again, from the phone
+        or the kiosk, gives the same ticket: the day's idempotency record is keyed by the
+        dossier code)."""
         dossier = self.find(code_text, key_text, address)
         if not dossier.result_ready:
             vi, en = STATUSES[dossier.status]
@@ -229,8 +234,10 @@ class DossierLookup:
                            code="dossier_no_result_team")
         day = self.service.today()
         fingerprint = hashlib.sha256(f"dossier-result {dossier.code}".encode()).hexdigest()
-        return self.service.issue(team_id=team, channel=channel, actor=actor,
-                                  idem=(f"dossier-result {dossier.code}", day, fingerprint))
+        status, ticket = self.service.issue(
+            team_id=team, channel=channel, actor=actor,
+            idem=(f"dossier-result {dossier.code}", day, fingerprint))
+        return status, ticket, dossier
 
 
 def for_app(app) -> DossierLookup:
