@@ -65,6 +65,7 @@ class TicketPrint:
     status_url: str = ""
     footer: str = ""
     counters: str = ""
+    note: str = ""  # e.g. a checked-in booking's slot: "Lịch hẹn 08:00–08:30" (issue #15)
     lang: str = "vi"
 
 
@@ -122,6 +123,8 @@ def ticket_blocks(t: TicketPrint) -> list:
         blocks.append(Text(t.procedure, "normal", bold=True))
     if t.counters:
         blocks.append(Text(t.counters, "normal"))
+    if t.note:
+        blocks.append(Text(t.note, "normal", bold=True))
     blocks.append(Rule())
     if t.issued_at is not None:
         blocks.append(Text(f"{lab['issued']}: {t.issued_at:%H:%M %d/%m/%Y}", "normal", align="left"))

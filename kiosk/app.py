@@ -26,14 +26,16 @@ from .client import CatalogueCache, LiveFeed, ServerClient
 from .flow import ISSUING, IdleClock, QueueInfo, TicketFlow
 from .printing import PrintResult, PrintService, centre_zone
 from .settings import KioskSettings
+from .visit_app import VisitActions
 from .widgets import BACKGROUND
 
 log = logging.getLogger("qms.kiosk")
 
-SCREENS = ("home", "search", "browse", "detail", "ticket", "message", "saver")
+SCREENS = ("home", "search", "browse", "detail", "ticket", "message", "saver",
+           "checkin", "lookup")
 
 
-class KioskApp(App):
+class KioskApp(VisitActions, App):
     lang = StringProperty("vi")
     priority = StringProperty("")
     ready = BooleanProperty(False)  # the catalogue is loaded
@@ -103,6 +105,7 @@ class KioskApp(App):
             sm.add_widget(screen)
         sm.current = "home"
         self.sm = sm
+        self.setup_visit()  # the QR scanner and the visit's state (kiosk/visit_app.py)
         Clock.schedule_interval(self._tick, 0.5)
         return sm
 
@@ -219,6 +222,7 @@ class KioskApp(App):
         self.history.clear()
         self.field = ""
         self.priority = ""  # a priority is one citizen's: never carried to the next
+        self.forget_person()  # so is a scanned CCCD
         self.show("home", remember=False)
 
     def go_back(self, *_):
@@ -277,7 +281,8 @@ class KioskApp(App):
     def _issue_worker(self, intent) -> None:
         try:
             ticket = self.client.issue_ticket(intent.procedure_code, intent.priority,
-                                              intent.key, intent.team_id)
+                                              intent.key, intent.team_id,
+                                              id_number=self.person_id_number())
         except ServerError as exc:
             self._issue_failed(exc)
         else:
@@ -298,6 +303,7 @@ class KioskApp(App):
         self.issuing = False
         self.ticket = ticket
         self.priority = ""
+        self.forget_person()
         if self.printing.enabled:
             self.print_state, self.print_message = "printing", ""
             self.printing.submit(ticket, self._printed_thread)
@@ -367,6 +373,7 @@ class KioskApp(App):
         elif due == "saver":
             self.flow.reset()
             self.priority = ""
+            self.forget_person()
             self.lang = self.settings.language
             self.show("saver", remember=False, fade=True)
         if screen == "ticket" and self.print_state == "failed" and int(time.monotonic()) % 10 == 0:

@@ -9,6 +9,8 @@ The script is JSON ``{"out": "result.json", "steps": [...]}``; each step is one 
               | {"screen_centre": true}}
     {"double_touch": {...}}       two taps on the same widget in consecutive frames
     {"type": "khai sinh"}         key by key on the on-screen keyboard (counted as keys)
+    {"scan": "001…|…", "gap_ms": 3, "enter": true}   the USB QR scanner: key events typed
+                                  into the window `gap_ms` apart, then Enter
     {"screenshot": "path.png"}    taken from on_flip (a Clock callback would be black)
     {"dump": "name"}              records the screen, its texts and the app state
     {"write": "/tmp/flag"}        tells the test process something happened
@@ -169,6 +171,19 @@ class Driver:
                 self.result["key_ms"].append((time.perf_counter() - t0) * 1000)
                 self.result["keys"] += 1
             return True
+        if "scan" in step:
+            # a keyboard-wedge scanner: text events a few ms apart (the loop is held, as
+            # when a burst of key events arrives between two frames), then Enter
+            gap = float(step.get("gap_ms", 3)) / 1000
+            for ch in step["scan"]:
+                if ch in "\r\n":
+                    Window.dispatch("on_key_down", 13, 40, None, [])
+                else:
+                    Window.dispatch("on_textinput", ch)
+                time.sleep(gap)
+            if step.get("enter", True):
+                Window.dispatch("on_key_down", 13, 40, None, [])
+            return True
         if "screenshot" in step:
             if not self.shot_done and not getattr(self, "_shot_bound", False):
                 self._shot_path = step["screenshot"]
@@ -216,6 +231,7 @@ class Driver:
                 "lang": app.lang, "live": app.live, "priority": app.priority,
                 "clock_text": app.clock_text,
                 "catalogue_loads": getattr(app, "catalogue_loads", 0),
+                "visit": app.visit_dump() if hasattr(app, "visit_dump") else {},
                 "waiting": {t.id: t.waiting for t in app.queue.teams.values()}}
 
     def finish(self, ok: bool) -> None:

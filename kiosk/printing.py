@@ -25,6 +25,7 @@ from qmsclient import ServerError
 
 from .client import ServerClient
 from .i18n import counters_text
+from .visit import booking_line
 
 DEFAULT_ZONE = "Asia/Ho_Chi_Minh"
 
@@ -70,6 +71,7 @@ def ticket_print(ticket: dict, centre: str, lang: str = "vi",
         number=ticket.get("number", ""),
         procedure=_short(ticket.get("procedure_name") or ""),
         counters=f"{label} {counters_text(counters)}" if counters else "",
+        note=booking_line(ticket, lang),
         issued_at=when,
         waiting_ahead=ticket.get("waiting_ahead"),
         estimated_wait_s=ticket.get("estimated_wait_s"),

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 def load_screens() -> list:
     from .browse import BrowseScreen
+    from .checkin import CheckinScreen
     from .detail import DetailScreen
     from .home import HomeScreen
+    from .lookup import LookupScreen
     from .message import MessageScreen
     from .saver import SaverScreen
     from .search import SearchScreen
@@ -14,7 +16,8 @@ def load_screens() -> list:
 
     return [HomeScreen(name="home"), SearchScreen(name="search"), BrowseScreen(name="browse"),
             DetailScreen(name="detail"), TicketScreen(name="ticket"),
-            MessageScreen(name="message"), SaverScreen(name="saver")]
+            MessageScreen(name="message"), SaverScreen(name="saver"),
+            CheckinScreen(name="checkin"), LookupScreen(name="lookup")]
 
 
 def visible(widget, show: bool, height=None) -> None:

@@ -12,6 +12,7 @@ from kivy.metrics import dp
 from kivy.uix.screenmanager import Screen
 
 from ..i18n import counters_text, short_name, tr, wait_text
+from ..visit import booking_line
 from . import visible
 
 Builder.load_file(os.path.join(os.path.dirname(__file__), "ticket.kv"))
@@ -46,7 +47,8 @@ class TicketScreen(Screen):
             return
         ids = self.ids
         ids.number.text = str(t.get("number", ""))
-        ids.procedure.text = short_name(t.get("procedure_name") or "")
+        slot = booking_line(t, lang)  # a checked-in booking (issue #15): its slot
+        ids.procedure.text = short_name(t.get("procedure_name") or "") + (f"\n{slot}" if slot else "")
         ids.team.text = t.get("team_name") or ""
         ids.counters.text = tr("ticket_counters", lang, counters=counters_text(t.get("counters") or []))
         ahead = t.get("waiting_ahead") or 0
