@@ -10,6 +10,7 @@ Example ``kiosk.toml`` (every key optional)::
     idle_home_s = 60           # no touch for this long: back to Home
     screensaver_s = 120        # no touch for this long on Home: the notices screensaver
     ticket_home_s = 25         # the ticket screen returns Home after this long
+    elderly_age = 60           # a scanned CCCD this old or older is offered elderly priority
     synonyms = "/etc/qms/synonyms.txt"
     cache_dir = "/var/cache/qms-kiosk"   # last catalogue, for a start without the server
 
@@ -52,6 +53,7 @@ class KioskSettings:
     synonyms: str | None = None
     cache_dir: str | None = None
     http_timeout_s: float = 5.0
+    elderly_age: int = 60  # the CCCD scan's elderly priority offer (Luật Người cao tuổi: 60)
 
     @property
     def window_size(self) -> tuple[int, int]:
@@ -70,6 +72,8 @@ class KioskSettings:
         for name in ("idle_home_s", "screensaver_s", "ticket_home_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        if not 40 <= self.elderly_age <= 100:
+            raise ValueError("elderly_age must be between 40 and 100")
         return self
 
 

@@ -25,7 +25,7 @@ from qmsclient import ServerError
 from . import i18n
 from .printing import centre_zone
 from .scanner import ScanAssembler
-from .visit import ELDERLY, ELDERLY_AGE, Command, Person, offers_elderly, route_scan
+from .visit import ELDERLY, Command, Person, offers_elderly, route_scan
 from .visit_text import SHOW_SERVER_MESSAGE
 
 log = logging.getLogger("qms.kiosk.visit")
@@ -109,8 +109,7 @@ class VisitActions:
         per-person limit) and, from the birth date, the elderly priority offered on Home."""
         if self.sm.current not in ("home", "detail"):
             self.go_home()
-        self.person = Person(card, self.today(), getattr(self.settings, "elderly_age",
-                                                         ELDERLY_AGE))
+        self.person = Person(card, self.today(), self.settings.elderly_age)
         self._person_changed()
 
     def forget_person(self, *_) -> None:
