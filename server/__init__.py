@@ -147,10 +147,11 @@ def create_app(config: dict | None = None, pages: Iterable[Blueprint] = ()) -> F
 
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     from .admin.routes import bp as admin_bp
+    from .booking.routes import bp as booking_bp
     from .lookup.routes import bp as lookup_bp
     from .manager.routes import bp as manager_bp
 
-    for blueprint in (*pages, manager_bp, admin_bp, lookup_bp):
+    for blueprint in (*pages, manager_bp, admin_bp, lookup_bp, booking_bp):
         app.register_blueprint(blueprint)
     _start_reports(app)
     _register_errors(app)

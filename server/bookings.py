@@ -381,7 +381,7 @@ class BookingService:
                                    "(no such slot, or it is over)", code="bad_slot")
         own = exclude is not None and row["day"] == d.isoformat() and row["slot_start"] == start
         if chosen["left"] < 1 and not own:
-            raise Conflict(f"Khung giờ {start} ngày {d.isoformat()} đã hết chỗ; hãy chọn khung "
+            raise Conflict(f"Khung giờ {start} ngày {d:%d/%m/%Y} đã hết chỗ; hãy chọn khung "
                            f"giờ khác (this slot is full)", code="slot_full")
         row.update(day=d.isoformat(), slot_start=start, slot_end=chosen["end"])
 

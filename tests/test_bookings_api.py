@@ -342,3 +342,12 @@ def test_manager_sees_punctuality(client, tokens, clock, app):
     assert rows == [{"day": DAY, "team_id": 1, "total": 4, "booked": 0, "checked_in": 1,
                      "late": 1, "no_show": 1, "cancelled": 1, "team_name": rows[0]["team_name"],
                      "due": 3, "punctuality": 33}]
+    manager = bearer(login(client, "giamdoc"))
+    res = client.get(f"/api/v1/reports/bookings?from={DAY}&to={NEXT}", headers=manager)
+    assert res.status_code == 200
+    assert res.get_json()["rows"] == rows
+    assert res.get_json()["total"]["punctuality"] == 33
+    assert client.get("/api/v1/reports/bookings",
+                      headers=bearer(tokens["kiosk-1"])).status_code == 403
+    page = client.get("/manager").get_data(as_text=True)
+    assert 'id="sec-bookings"' in page and "manager-bookings.js" in page

@@ -51,6 +51,7 @@ for _method, _path in (("get", "slots"), ("post", ""), ("get", "/{code}"),
                        ("post", "/{code}/cancel"), ("post", "/{code}/change")):
     MATRIX[(_method, f"/api/v1/bookings{'/' if _path == 'slots' else ''}{_path}")] = ANY
 MATRIX[("post", "/api/v1/bookings/checkin")] = {"officer", "admin", "kiosk"}
+MATRIX[("get", "/api/v1/reports/bookings")] = {"manager", "admin"}
 for _report in ("summary", "satisfaction", "heatmap", "occupancy", "priority", "low-ratings",
                 "monthly", "journeys", "export"):
     MATRIX[("get", f"/api/v1/reports/{_report}")] = {"manager", "admin"}

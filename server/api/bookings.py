@@ -20,7 +20,7 @@ from ..bookings import (
 from ..boundary import client_address
 from ..errors import QMSError, TooManyRequests, ValidationFailed
 from . import bp
-from .helpers import body, current_principal, idem, qms, requires, result
+from .helpers import body, current_principal, idem, qms, requires, result, site_arg
 from .openapi import OBJ, op, path_param, query_param, register_paths
 
 EXTENSION = "qms_bookings"
@@ -152,6 +152,27 @@ def checkin():
     return result(status, payload)
 
 
+# -- managers ---------------------------------------------------------------------------------
+@bp.get("/reports/bookings")
+@requires("reports.read")
+def booking_report():
+    """Per team and day: booked, checked in (on time), late, no-shows, cancelled and the
+    punctuality (the manager's reports page, section "Lịch hẹn")."""
+    from ..reports.figures import day_range
+
+    q = qms()
+    site = site_arg(current_principal())
+    d0, d1 = day_range(request.args.get("from"), request.args.get("to"), q.config.tz,
+                       q.service.clock().astimezone(q.config.tz).date())
+    rows = bookings().report(site, d0.isoformat(), d1.isoformat())
+    keys = ("total", "booked", "checked_in", "late", "no_show", "cancelled", "due")
+    total = {k: sum(r[k] for r in rows) for k in keys}
+    total["punctuality"] = (round(100 * total["checked_in"] / total["due"])
+                            if total["due"] else None)
+    return {"site": site, "from": d0.isoformat(), "to": d1.isoformat(), "rows": rows,
+            "total": total}
+
+
 CODE = path_param("code", {"type": "string", "minLength": 6, "maxLength": 40})
 PHONE = {"type": "string", "pattern": r"^(\+84|0)[0-9 .-]{9,14}$"}
 DAY = {"type": "string", "format": "date"}
@@ -186,6 +207,11 @@ register_paths({
         errors=(403, 404, 409, 422, 429), params=[CODE], idempotent=True,
         body={"type": "object", "required": ["phone", "day", "start"], "properties": {
             "phone": PHONE, "day": DAY, "start": HHMM}})},
+    "/api/v1/reports/bookings": {"get": op(
+        "Appointments per team and day: booked, checked in on time, late, no-shows, "
+        "cancelled, punctuality (% on time of those due); managers",
+        params=[query_param("from", DAY), query_param("to", DAY),
+                query_param("site", {"type": "string"})])},
     "/api/v1/bookings/checkin": {"post": op(
         "Check a booking in (kiosk device token or officer) by code or scanned CCCD number: "
         "the ticket view plus booking {code, late, start, end}; 409 checkin_too_early, "
