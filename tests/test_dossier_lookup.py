@@ -173,3 +173,14 @@ def test_an_adapter_bug_is_a_503_and_counts_for_the_breaker(app):
         with pytest.raises(DossierUnavailable):
             lookup.find(CODE, "E9PX4K", "192.0.2.1")
     assert Broken.calls == settings.breaker_failures  # then the breaker keeps it off
+
+
+def test_lookup_off_is_404(client):
+    """A centre without `[dossier]`: a clear 404, not a failure of a system (503)."""
+    res = client.get(f"/api/v1/dossiers/{CODE}?key=E9PX4K")
+    assert res.status_code == 404
+    assert res.get_json()["error"]["code"] == "dossier_lookup_off"
+    res = client.post(f"/api/v1/dossiers/{CODE}/ticket", json={"key": "E9PX4K"})
+    assert res.status_code == 404
+    page = client.get(f"/tra-cuu?ma={CODE}&key=E9PX4K")
+    assert page.status_code == 404 and "chưa kết nối hệ thống tra cứu" in page.text

@@ -16,8 +16,7 @@ from . import bp
 from .helpers import bearer_token, body, current_principal, result
 from .openapi import OBJ, op, path_param, query_param, register_paths
 
-CODE = path_param("code", {"type": "string", "maxLength": 80,
-                           "example": "000.00.12.H99-251103-0004"})
+CODE = path_param("code", {"type": "string", "maxLength": 80})
 DOSSIER = {"type": "object", "properties": {
     "code": {"type": "string"},
     "status": {"type": "string", "enum": ["received", "processing", "supplement", "ready",
@@ -32,11 +31,12 @@ register_paths({
     "/api/v1/dossiers/{code}": {"get": op(
         "A dossier's status from the province's one-stop information system (public; the code "
         "is normalised: case, spaces, dashes, O/0; the lookup key printed on the receipt is "
-        "required before anything is shown). 403 dossier_key_wrong, 404 dossier_not_found, "
+        "required before anything is shown). 403 dossier_key_wrong, 404 dossier_not_found (404 "
+        "dossier_lookup_off: [dossier] adapter is off), "
         "422 dossier_code_invalid, 429 rate_limited (per client address, and wrong keys per "
         "dossier), 503 dossier_service_unavailable (the system down or slower than "
         "[dossier] timeout_s)",
-        ok={200: ("The dossier", DOSSIER)}, errors=(403, 404, 422, 429, 503), secure=False,
+        ok={200: ("The dossier", DOSSIER)}, errors=(400, 403, 404, 422, 429, 503), secure=False,
         params=[CODE, query_param("key", {"type": "string", "maxLength": 48}, True)])},
     "/api/v1/dossiers/{code}/ticket": {"post": op(
         "A number at the result-return team ([dossier] result_team) for a dossier whose "
@@ -44,7 +44,8 @@ register_paths({
         "(asking again gives the same ticket). A kiosk sends its device token (channel "
         "kiosk); a phone sends none (channel web). 409 dossier_not_ready, 409 "
         "dossier_no_result_team, and the lookup's errors",
-        ok={201: ("Issued", OBJ)}, errors=(401, 403, 404, 409, 422, 429, 503), secure=False,
+        ok={201: ("Issued", OBJ)}, errors=(400, 401, 403, 404, 409, 422, 429, 503),
+        secure=False,
         params=[CODE], body={"type": "object", "required": ["key"],
                              "properties": {"key": {"type": "string", "maxLength": 48}}})},
 })
@@ -69,6 +70,6 @@ def dossier_ticket(code: str):
         p = current_principal()
         p.require("tickets.issue")
         channel, actor = ("kiosk" if p.role == "kiosk" else "counter"), p.actor
-    status, payload = for_app(current_app).take_number(
+    status, payload, _ = for_app(current_app).take_number(
         code, data.get("key"), client_address(), channel=channel, actor=actor)
     return result(status, payload)

@@ -32,7 +32,7 @@ from datetime import date
 from common.dossier import normalise_code, normalise_key
 
 from .. import limits
-from ..errors import Conflict, Forbidden, TooManyRequests, ValidationFailed
+from ..errors import Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed
 from . import STATUSES, Adapter, Dossier, DossierNotFound, DossierUnavailable, make_adapter
 
 log = logging.getLogger("qms.dossiers")
@@ -146,10 +146,11 @@ class DossierLookup:
             if cached is None:
                 raise DossierNotFound()
             return cached
-        if self.adapter is None:
-            raise DossierUnavailable(
+        if self.adapter is None:  # not a failure of a system: there is none to ask
+            raise NotFound(
                 "Trung tâm chưa kết nối hệ thống tra cứu hồ sơ; vui lòng hỏi cán bộ hướng dẫn "
-                "(dossier lookup is not set up at this centre; please ask the help desk)")
+                "(dossier lookup is not set up at this centre; please ask the help desk)",
+                code="dossier_lookup_off")
         if not self.breaker.allow():
             raise DossierUnavailable()
         started = time.monotonic()
