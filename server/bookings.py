@@ -343,7 +343,9 @@ class BookingService:
 
     @staticmethod
     def _event_data(row: dict, **extra) -> dict:
-        return {"code": row["code"], "day": row["day"], "start": row["slot_start"],
+        """A booking in an event: its id, never its code (the code alone checks in, and
+        events reach every staff screen and device of the site)."""
+        return {"booking_id": row["id"], "day": row["day"], "start": row["slot_start"],
                 "end": row["slot_end"], "procedure_code": row["procedure_code"],
                 "field": row["field"], **extra}
 
@@ -352,7 +354,8 @@ class BookingService:
         self.service.append_event(events, now, kind, site=row["site"],
                                   team_id=row["team_id"], actor=actor,
                                   **self._event_data(row, **extra))
-        self.store.audit(iso(now), actor, kind, self._event_data(row, **extra))
+        self.store.audit(iso(now), actor, kind, {"code": row["code"],
+                                                 **self._event_data(row, **extra)})
 
     def _check_limits(self, row: dict, exclude: str | None = None) -> None:
         b = self.config.booking
@@ -405,7 +408,7 @@ class BookingService:
             while self.store.booking_code_used(code):
                 code = booking_code.generate()
             row["code"] = code
-            self.store.insert_booking(row)
+            row["id"] = self.store.insert_booking(row)
             self._event(events, now, BOOKING_CREATED, row, actor)
             return 201, self.view(row, with_phone=True)
 

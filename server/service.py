@@ -229,11 +229,13 @@ class QueueService:
             self.store.insert_ticket(t)
             if person:
                 self.store.add_person_mark(person, day, field, t.id, iso(now))
-            extra = {"booking": booking} if booking else {}
+            # the booking's code lets its holder check in: in the answer, never in an event
+            shown = {k: v for k, v in (booking or {}).items() if k != "code"}
+            extra = {"booking": shown} if booking else {}
             self._event(events, now, "ticket.issued", t, actor=actor, **extra)
             self._band_alert(team, number, now, events)
             view = self.ticket_view(t, now, include_token=True, procedure=procedure)
-            return 201, {**view, **extra}
+            return 201, ({**view, "booking": booking} if booking else view)
 
         return cmd
 
