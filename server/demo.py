@@ -88,16 +88,10 @@ def demo_routes() -> list[Route]:
             for name, fields, team, fee in ROUTES]
 
 
-# What to bring for the most asked-for procedures (national portal, abridged).
-DOCUMENTS = {
-    "1.001193": ["Tờ khai đăng ký khai sinh (theo mẫu)",
-                 "Giấy chứng sinh hoặc văn bản của người làm chứng xác nhận việc sinh",
-                 "Giấy tờ tùy thân của người đi đăng ký (căn cước, hộ chiếu)",
-                 "Giấy chứng nhận kết hôn của cha mẹ (nếu có)"],
-    "1.000894": ["Tờ khai đăng ký kết hôn (theo mẫu)",
-                 "Giấy tờ tùy thân của hai bên nam, nữ",
-                 "Giấy xác nhận tình trạng hôn nhân (nếu đăng ký ở nơi không cư trú)"],
-}
+# What to bring for the most asked-for procedures: their documents, fees and processing
+# times come from their public records in server/data/procedure-records.json, which the
+# importer applies to every catalogue (the demo's too); nothing extra for the demo here.
+DOCUMENTS: dict[str, list[str]] = {}
 
 
 def demo_config(public_url: str = "http://127.0.0.1:5000") -> Config:
