@@ -80,8 +80,10 @@ class TeamInfo:
     name: str
     name_en: str = ""
     waiting: int = 0
-    estimated_wait_s: int = 0
+    estimated_wait_s: int | None = 0  # None: no counter open, nobody can say (issue #16)
     counters: list[int] = field(default_factory=list)
+    counters_open: int | None = None  # None: the server did not say
+    no_counter_open: bool = False
 
 
 class QueueInfo:
@@ -90,6 +92,7 @@ class QueueInfo:
     def __init__(self) -> None:
         self.teams: dict[int, TeamInfo] = {}
         self.centre = ""
+        self.centre_en = ""
         self.timezone: str | None = None  # the centre's (GET /api/v1/state), not the PC's
         self.notice = ""
         self.seq = 0
@@ -98,15 +101,20 @@ class QueueInfo:
 
     def apply_state(self, snap: dict) -> None:
         self.centre = snap.get("centre") or self.centre
+        self.centre_en = snap.get("centre_en") or self.centre_en
         self.timezone = snap.get("timezone") or self.timezone
         self.notice = snap.get("notice") or ""
         self.seq = max(self.seq, int(snap.get("seq") or 0))
         teams = {}
         for t in snap.get("teams") or []:
+            closed = bool(t.get("no_counter_open"))
+            wait = t.get("estimated_wait_s")
             info = TeamInfo(int(t["id"]), t.get("name") or "", t.get("name_en") or "",
-                            int(t.get("waiting") or 0), int(t.get("estimated_wait_s") or 0),
-                            list(t.get("counters") or []))
-            if info.waiting:
+                            int(t.get("waiting") or 0),
+                            None if closed or wait is None else int(wait),
+                            list(t.get("counters") or []),
+                            t.get("counters_open"), closed)
+            if info.waiting and info.estimated_wait_s is not None:
                 self._per_person[info.id] = info.estimated_wait_s / info.waiting
             teams[info.id] = info
         self.teams = teams
@@ -118,10 +126,10 @@ class QueueInfo:
         Estimates scale with the count until the next snapshot brings the server's figure.
         """
         self.seq = max(self.seq, int(evt.get("seq") or 0))
+        changed = self._apply_open(evt.get("counters_open"))
         waiting = evt.get("waiting")
         if not isinstance(waiting, dict):
-            return False
-        changed = False
+            return changed
         for key, n in waiting.items():
             try:
                 tid, n = int(key), int(n)
@@ -131,16 +139,45 @@ class QueueInfo:
             if info is None or info.waiting == n:
                 continue
             per = self._per_person.get(tid)
-            if per is None and info.waiting:
+            if per is None and info.waiting and info.estimated_wait_s is not None:
                 per = info.estimated_wait_s / info.waiting
             info.waiting = n
-            if per is not None:
+            if per is not None and not info.no_counter_open:
                 info.estimated_wait_s = int(per * n)
+            changed = True
+        return changed
+
+    def _apply_open(self, counts) -> bool:
+        """Open counters per team ({"1": 2, ...} on ticket events): a team with none has no
+        estimate until the next snapshot brings the server's figure."""
+        if not isinstance(counts, dict):
+            return False
+        changed = False
+        for key, n in counts.items():
+            try:
+                info, n = self.teams.get(int(key)), int(n)
+            except (TypeError, ValueError):
+                continue
+            if info is None or info.counters_open == n:
+                continue
+            info.counters_open, info.no_counter_open = n, n == 0
+            if n == 0:
+                info.estimated_wait_s = None
             changed = True
         return changed
 
     def team(self, team_id: int | None) -> TeamInfo | None:
         return self.teams.get(int(team_id)) if team_id is not None else None
+
+    def centre_name(self, lang: str = "vi") -> str:
+        """The centre's name in the screen's language (its English name when there is one)."""
+        return (self.centre_en if lang == "en" and self.centre_en else "") or self.centre
+
+    def team_name(self, team_id: int | None, fallback: str = "", lang: str = "vi") -> str:
+        info = self.team(team_id)
+        if info is None:
+            return fallback
+        return (info.name_en if lang == "en" and info.name_en else "") or fallback or info.name
 
 
 class IdleClock:

@@ -84,6 +84,22 @@ STRINGS: dict[str, dict[str, str]] = {
         "saver_touch": "Chạm vào màn hình để lấy số thứ tự",
         "saver_waiting": "{team}: {n} người đang chờ",
         "minutes": "phút",
+        # honest waits (issue #16): no open counter, no estimate
+        "no_counter_open": "Hiện chưa có quầy mở cho thủ tục này",
+        "detail_waiting_closed": "Đang chờ: {n} người",
+        "detail_closed_warning": "Hiện chưa có quầy mở cho thủ tục này: chưa biết phải chờ "
+                                 "bao lâu. Bạn vẫn có thể lấy số để giữ lượt.",
+        "keyboard_show": "Hiện bàn phím",
+        # the accessible mode (issue #16)
+        "access_button": "Chế độ hỗ trợ: chữ to, có đọc",
+        "access_title": "Chế độ hỗ trợ",
+        "access_choose": "Chạm vào thủ tục bạn cần. Máy sẽ đọc hướng dẫn.",
+        "access_page": "Trang {page}/{pages}",
+        "access_prev": "‹ Trang trước",
+        "access_next": "Trang sau ›",
+        "access_search": "Gõ tên thủ tục",
+        "access_exit": "Thoát chế độ hỗ trợ",
+        "access_repeat": "Đọc lại",
     },
     "en": {
         "app_title": "Take a number",
@@ -155,6 +171,20 @@ STRINGS: dict[str, dict[str, str]] = {
         "saver_touch": "Touch the screen to take a number",
         "saver_waiting": "{team}: {n} waiting",
         "minutes": "min",
+        "no_counter_open": "No counter is open for this procedure yet",
+        "detail_waiting_closed": "Waiting now: {n}",
+        "detail_closed_warning": "No counter is open for this procedure yet: the wait is "
+                                 "unknown. You can still take a number to keep your turn.",
+        "keyboard_show": "Show keyboard",
+        "access_button": "Assisted mode: large text, spoken",
+        "access_title": "Assisted mode",
+        "access_choose": "Touch the procedure you need. The kiosk reads the steps aloud.",
+        "access_page": "Page {page}/{pages}",
+        "access_prev": "‹ Previous",
+        "access_next": "Next ›",
+        "access_search": "Type a procedure",
+        "access_exit": "Leave assisted mode",
+        "access_repeat": "Read again",
     },
 }
 

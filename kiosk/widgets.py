@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from kivy.lang import Builder
+from kivy.metrics import dp
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
@@ -25,6 +26,54 @@ class BigButton(Button):
 
     bg = ListProperty(list(BLUE))
     key = StringProperty("")  # what the button stands for (procedure code, field, key)
+
+
+class FitButton(BigButton):
+    """A tile whose `full_text` is shown whole when it fits, else cut at a word with "…" so
+    that every line drawn fits the tile (Kivy silently drops lines beyond the label's
+    height: a long procedure name lost its last line)."""
+
+    full_text = StringProperty("")
+
+    def on_full_text(self, *_):
+        self.fit()
+
+    def on_size(self, *_):
+        self.fit()
+
+    def room(self) -> tuple[float, float]:
+        """The width and height the text may use (the label's text_size)."""
+        return self.width - dp(24), self.height - dp(8)
+
+    def text_height(self, text: str | None = None) -> float:
+        """The height `text` (default: what is shown) takes wrapped to the tile's width."""
+        from kivy.core.text import Label as CoreLabel
+
+        label = CoreLabel(text=self.text if text is None else text, font_size=self.font_size,
+                          bold=self.bold, text_size=(self.room()[0], None), halign="center")
+        label.refresh()
+        return label.texture.height
+
+    def fit(self) -> None:
+        if not self.full_text:  # a plain button: its `text` is set directly
+            return
+        width, height = self.room()
+        if width <= 1 or height <= 1 or self.text_height(self.full_text) <= height:
+            self.text = self.full_text
+            return
+        words = " ".join(self.full_text.split()).split(" ")
+
+        def cut(n: int) -> str:
+            return " ".join(words[:n]).rstrip(",;:–-") + "…"
+
+        lo, hi = 1, len(words) - 1  # the most words that fit with an ellipsis
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.text_height(cut(mid)) <= height:
+                lo = mid
+            else:
+                hi = mid - 1
+        self.text = cut(lo)
 
 
 class ToggleChip(Button):

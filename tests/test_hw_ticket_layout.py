@@ -98,3 +98,35 @@ def test_cp1258_emission_on_58mm_wraps_to_32_columns():
     text = decode_text(p.output)
     assert all(len(line) <= 32 for line in text.splitlines())
     assert PHRASE in " ".join(text.split())
+
+
+def test_no_counter_open_prints_a_line_instead_of_a_wait():
+    blocks = ticket_blocks(ticket(no_counter_open=True, estimated_wait_s=None, waiting_ahead=0))
+    texts = [b.text for b in blocks if isinstance(b, Text)]
+    assert "Hiện chưa có quầy mở cho thủ tục này" in texts
+    assert "Số người chờ trước bạn: 0" in texts
+    assert not any("Thời gian chờ" in t for t in texts)
+    p = Dummy(profile="TM-T20II")
+    emit_cp1258(p, ticket(no_counter_open=True, estimated_wait_s=None, lang="en"), 48, 52, 576)
+    text = decode_text(p.output)
+    assert "No counter is open for this procedure yet" in text and "Estimated wait" not in text
+
+
+@pytest.mark.parametrize("width", [384, 576])
+def test_the_number_is_centred_on_paper_like_the_lines_around_it(width):
+    """The big number's ink sits in the middle of the paper (as printed in raster mode)."""
+    for number in ("7", "1023", "10023"):
+        img = render_preview(ticket(number=number), width)
+        ink = img.convert("L").point(lambda v: 255 - v)
+        # the number is the tallest run of inked rows: find its band, then its left/right
+        rows = [ink.crop((0, y, width, y + 1)).getbbox() is not None for y in range(img.height)]
+        runs, start = [], None
+        for y, inked in enumerate(rows + [False]):
+            if inked and start is None:
+                start = y
+            elif not inked and start is not None:
+                runs.append((y - start, start, y))
+                start = None
+        _, top, bottom = max(runs)
+        left, _, right, _ = ink.crop((0, top, width, bottom)).getbbox()
+        assert abs((left + right) / 2 - width / 2) <= width * 0.03, (number, left, right)

@@ -12,6 +12,7 @@ from common.search import SearchIndex
 from hardware.emulators.escpos_stream import decode_text, qr_payloads
 from hardware.emulators.printer_server import PrinterEmulator
 from hardware.printer import TicketPrinter
+from hardware.ticket_layout import Text, ticket_blocks
 from kiosk.client import CatalogueCache, KioskError, LiveFeed, ServerClient
 from kiosk.printing import PrintService, ticket_print
 from tests.conftest import free_port
@@ -143,3 +144,37 @@ def test_print_service_without_printer():
     service = PrintService(None, None)
     assert not service.enabled
     assert service.print_now({"id": 1}).kind == "NoPrinter"
+
+
+def test_printed_times_are_the_centres_on_a_utc_host(monkeypatch):
+    """A kiosk PC whose clock zone is UTC prints the centre's local time."""
+    import time as _time
+
+    monkeypatch.setenv("TZ", "UTC")
+    _time.tzset()
+    try:
+        issued = "2026-11-30T13:05:00.000+00:00"  # 20:05 in Hà Nội
+        t = ticket_print({"number": 1, "issued_at": issued}, "", timezone="Asia/Ho_Chi_Minh")
+        assert (t.issued_at.hour, t.issued_at.minute) == (20, 5)
+        text = " ".join(b.text for b in ticket_blocks(t) if isinstance(b, Text))
+        assert "Giờ lấy số: 20:05 30/11/2026" in text
+        # before the server has said, the default centre zone, still not the PC's UTC
+        assert ticket_print({"number": 1, "issued_at": issued}, "").issued_at.hour == 20
+        # another centre's zone is followed too
+        assert ticket_print({"number": 1, "issued_at": issued}, "",
+                            timezone="Asia/Bangkok").issued_at.hour == 20
+        assert ticket_print({"number": 1, "issued_at": issued}, "",
+                            timezone="Asia/Tokyo").issued_at.hour == 22
+    finally:
+        monkeypatch.undo()
+        _time.tzset()
+
+
+def test_ticket_print_without_an_open_counter_and_in_english():
+    t = ticket_print({"number": 1001, "team_name": "Tổ Tư pháp", "team_id": 1,
+                      "waiting_ahead": 0, "estimated_wait_s": None, "no_counter_open": True},
+                     "Bac Ninh Centre", lang="en", team="Justice team")
+    assert t.no_counter_open and t.team == "Justice team" and t.centre == "Bac Ninh Centre"
+    texts = [b.text for b in ticket_blocks(t) if isinstance(b, Text)]
+    assert "No counter is open for this procedure yet" in texts
+    assert "People ahead of you: 0" in texts

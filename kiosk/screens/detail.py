@@ -13,7 +13,10 @@ from ..i18n import counters_text, days_text, procedure_meta, short_name, tr, wai
 Builder.load_file(os.path.join(os.path.dirname(__file__), "detail.kv"))
 
 
-class DetailScreen(Screen):
+class DetailView(Screen):
+    """The detail's logic, shared by the normal screen and the accessible one (each has its
+    own .kv rule with the same ids)."""
+
     def on_kv_post(self, base_widget):
         app = App.get_running_app()
         app.bind(procedure=self.refresh, lang=self.refresh, queue_rev=self.refresh_queue,
@@ -45,14 +48,24 @@ class DetailScreen(Screen):
             return
         team = app.team_info(proc.get("team_id"))
         ids = self.ids
+        closed = team is not None and team.no_counter_open
         if team is not None:
             name = team.name_en if lang == "en" and team.name_en else team.name
             ids.where.text = f"{name}\n{tr('detail_counters', lang, counters=counters_text(team.counters))}"
-            ids.waiting.text = tr("detail_waiting", lang, n=team.waiting,
-                                  wait=wait_text(team.estimated_wait_s, lang))
+            if closed:  # honest: no wait promised while nobody can call the number
+                ids.waiting.text = tr("detail_waiting_closed", lang, n=team.waiting)
+            else:
+                ids.waiting.text = tr("detail_waiting", lang, n=team.waiting,
+                                      wait=wait_text(team.estimated_wait_s, lang))
         else:
             ids.where.text = ""
             ids.waiting.text = tr("detail_waiting_unknown", lang)
+        # warned before the number is taken, next to the button
+        ids.warning.text = tr("detail_closed_warning", lang) if closed else ""
         ids.priority.text = (tr("priority_chosen", lang, label=app.priority_label(app.priority))
                              if app.priority else "")
         ids.take.text = tr("issuing", lang) if app.issuing else tr("take_number", lang)
+
+
+class DetailScreen(DetailView):
+    pass

@@ -9,6 +9,7 @@ from kivy.lang import Builder
 from kivy.metrics import dp
 from kivy.uix.screenmanager import Screen
 
+from ..access import message_speech
 from ..i18n import tr
 from . import visible
 
@@ -25,6 +26,10 @@ class MessageScreen(Screen):
 
     def on_pre_enter(self, *_):
         self.refresh()
+
+    def on_enter(self, *_):
+        app = App.get_running_app()
+        app.say(message_speech(app.error_text(app.error_code, app.error_detail), app.lang))
 
     def refresh(self, *_):
         app = App.get_running_app()

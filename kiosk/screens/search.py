@@ -7,9 +7,11 @@ import os
 from kivy.app import App
 from kivy.lang import Builder
 from kivy.metrics import dp
+from kivy.properties import BooleanProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import Screen
 
+from ..access import search_speech
 from ..i18n import clip, short_name, tr
 from ..keys import BACKSPACE, CLEAR, ROWS, SPACE, KeyBuffer
 from ..widgets import GREY, BigButton
@@ -19,19 +21,22 @@ Builder.load_file(os.path.join(os.path.dirname(__file__), "search.kv"))
 
 RESULTS = 20
 COUNT_MAX = 500  # matches counted for "N kết quả" ("hơn 500" beyond)
-RESULT_H = 84
+RESULT_H = 64  # compact rows: 3.5 results above the keyboard at 1280x800, 7 without it
+RESULT_GAP = 6
 KEY_BG = (0.20, 0.24, 0.30, 1)
 RESULT_BG = (0.05, 0.28, 0.63, 1)
 
 
 class SearchScreen(Screen):
+    keys_shown = BooleanProperty(True)
+
     def on_kv_post(self, base_widget):
         self.buffer = KeyBuffer()
         self.keys: dict[str, BigButton] = {}
         self.result_buttons: list[BigButton] = []
         app = App.get_running_app()
         for _ in range(RESULTS):
-            btn = BigButton(bg=RESULT_BG, size_hint_y=None, height=dp(RESULT_H), font_size="22sp",
+            btn = BigButton(bg=RESULT_BG, size_hint_y=None, height=dp(RESULT_H), font_size="21sp",
                             halign="left")
             btn.bind(on_release=lambda b: app.open_procedure(b.key))
             self.ids.results.add_widget(btn)
@@ -72,7 +77,27 @@ class SearchScreen(Screen):
 
     def on_pre_enter(self, *_):
         self.buffer.press(CLEAR)
+        self.keys_shown = True
         self.update()
+
+    def on_enter(self, *_):
+        app = App.get_running_app()
+        app.say(search_speech(app.lang))
+
+    def show_keyboard(self, shown: bool) -> None:
+        self.keys_shown = shown
+
+    def visible_results(self) -> int:
+        """How many results are wholly in view (not under the keyboard, not scrolled off)."""
+        view = self.ids.scroll
+        _, bottom = view.to_window(view.x, view.y)
+        top = bottom + view.height
+        n = 0
+        for btn in self.result_buttons:
+            if btn.opacity and btn.key:
+                _, y = btn.to_window(btn.x, btn.y)
+                n += bottom - 1 <= y and y + btn.height <= top + 1
+        return n
 
     def press(self, key: str) -> None:
         if key == " telex":
@@ -109,4 +134,4 @@ class SearchScreen(Screen):
         else:
             self.ids.count.text = ""
         self.ids.scroll.scroll_y = 1
-        self.ids.results.height = sum(b.height + dp(8) for b in self.result_buttons)
+        self.ids.results.height = sum(b.height + dp(RESULT_GAP) for b in self.result_buttons)

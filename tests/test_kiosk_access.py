@@ -1,0 +1,180 @@
+"""The kiosk's accessible mode (issue #16): its rules without Kivy, the real espeak-ng voice,
+and one run of the real (offscreen) Kivy window against the real server: the button on
+Home, large light-on-black text, every control in the lower half, each step read aloud,
+and the mode left on idle and on the screensaver."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import wave
+
+import pytest
+
+from kiosk import access
+from kiosk.voice import MAX_CHARS, Speaker, clean
+
+ESPEAK = shutil.which("espeak-ng")
+
+
+# -- rules --------------------------------------------------------------------------------
+
+def test_palette_pairs_reach_aaa_contrast_and_the_old_blue_does_not():
+    pairs = [(access.WHITE, access.BLACK), (access.YELLOW, access.BLACK),
+             (access.WHITE, access.NAVY), (access.WHITE, access.GREEN),
+             (access.BLACK, access.YELLOW), (access.WHITE, access.PURPLE)]
+    for fg, bg in pairs:
+        assert access.contrast(fg, bg) >= access.MIN_CONTRAST, (fg, bg)
+    assert access.contrast(access.WHITE, access.BLACK) == pytest.approx(21.0)
+    # the normal screens' blue text on black would fail: the mode must not reuse it
+    assert access.contrast((0.05, 0.28, 0.63, 1), access.BLACK) < access.MIN_CONTRAST
+
+
+def test_pages_of_four():
+    assert access.pages(list(range(9))) == [[0, 1, 2, 3], [4, 5, 6, 7], [8]]
+    assert access.pages([]) == [[]]
+
+
+def test_speech_for_each_step():
+    home = access.home_speech(["Thủ tục đăng ký khai sinh", "Đăng ký kết hôn"], more=True)
+    assert "Đăng ký khai sinh, Đăng ký kết hôn" in home and "Trang sau" in home
+    assert "Trang sau" not in access.home_speech(["Đăng ký kết hôn"], more=False)
+    detail = access.detail_speech("Đăng ký khai sinh", 3, 720, closed=False)
+    assert "Đang có 3 người chờ" in detail and "khoảng 12 phút" in detail
+    assert "Lấy số" in detail
+    closed = access.detail_speech("Đăng ký khai sinh", 3, None, closed=True)
+    assert "chưa có quầy mở" in closed and "phút" not in closed
+    ticket = {"number": 1023, "counters": [5, 6], "waiting_ahead": 0, "estimated_wait_s": 30}
+    said = access.ticket_speech(ticket, printed=True)
+    assert said.startswith("Số thứ tự của bạn là 1023. Mời đến quầy số 5, 6")
+    assert "Số người chờ trước bạn: 0" in said and "khe máy in" in said
+    said = access.ticket_speech({**ticket, "no_counter_open": True, "estimated_wait_s": None},
+                                printed=False)
+    assert "Hiện chưa có quầy mở" in said and "dự kiến" not in said and "ghi nhớ" in said
+    assert access.search_speech("en").startswith("Type the procedure")
+
+
+def test_text_is_cut_to_the_limit_at_a_word():
+    text = clean("Đăng ký  khai\nsinh " * 100)
+    assert len(text) <= MAX_CHARS and not text.endswith(" ") and "  " not in text
+
+
+# -- the real espeak-ng ---------------------------------------------------------------------
+
+@pytest.mark.skipif(ESPEAK is None, reason="espeak-ng is not installed")
+def test_speaker_renders_vietnamese_wav_and_the_newest_sentence_wins(tmp_path):
+    speaker = Speaker(out_dir=tmp_path)
+    try:
+        speaker.say("Mời số 1023 đến quầy số 5")
+        deadline = time.monotonic() + 10
+        while not speaker.history() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        first = speaker.history()[0]
+        with wave.open(first["wav"]) as w:
+            seconds = w.getnframes() / w.getframerate()
+        assert 1.0 < seconds < 10, seconds
+        # three steps in a row (a citizen touching quickly): the last is always said, and
+        # a sentence overtaken before it started is never said
+        for text in ("Một", "Hai", "Chạm nút Lấy số màu xanh ở phía dưới"):
+            speaker.say(text)
+        while speaker.history()[-1]["text"] != "Chạm nút Lấy số màu xanh ở phía dưới":
+            assert time.monotonic() < deadline, speaker.history()
+            time.sleep(0.02)
+        said = [x["text"] for x in speaker.history()]
+        assert said[-1] == "Chạm nút Lấy số màu xanh ở phía dưới"
+        assert len(said) <= 4
+    finally:
+        speaker.close()
+
+
+# -- the real window ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def server(demo_template, tmp_path_factory):
+    from tests.conftest import LiveServer
+
+    data = tmp_path_factory.mktemp("access") / "data"
+    shutil.copytree(demo_template, data)
+    srv = LiveServer(data).start()
+    yield srv
+    srv.stop()
+
+
+def _controls_below_half(dump: dict) -> None:
+    half = dump["window"][1] / 2
+    buttons = [w for w in dump["layout"] if w["button"]]
+    assert buttons, dump["layout"]
+    for b in buttons:  # y is the bottom edge (Kivy's origin is the bottom left)
+        assert b["y"] + b["height"] <= half + 1, (b["text"], b["y"], b["height"], half)
+
+
+def _large_and_contrasted(dump: dict) -> None:
+    for w in dump["layout"]:
+        assert w["font_sp"] >= access.MIN_TEXT_SP, (w["text"], w["font_sp"])
+        bg = w["bg"] if w["button"] else access.BLACK
+        assert access.contrast(w["color"], bg) >= access.MIN_CONTRAST, (w["text"], w["color"], bg)
+        assert w["text_height"] <= w["room_height"] + 1, w  # no line dropped
+
+
+@pytest.mark.gui
+@pytest.mark.e2e
+@pytest.mark.skipif(ESPEAK is None, reason="espeak-ng is not installed")
+def test_accessible_mode_large_contrasted_lower_half_spoken_then_reset(server, tmp_path):
+    from tests.test_kiosk_gui import READY, KioskRun, kiosk_token, not_blank
+
+    voice = tmp_path / "voice"
+    shots = {n: tmp_path / f"access-{n}.png" for n in ("home", "detail", "ticket")}
+    steps = [READY, {"touch": {"text": "Chế độ hỗ trợ"}}, {"wait": {"screen": "access_home"}},
+             {"wait": {"spoken": "Chế độ hỗ trợ. Các nút bấm ở nửa dưới màn hình"}},
+             {"screenshot": str(shots["home"])}, {"dump": "home"},
+             {"touch": {"text": "Trang sau"}}, {"wait": {"text": "Trang 2/"}},
+             {"touch": {"text": "Trang trước"}}, {"wait": {"text": "Trang 1/"}},
+             {"touch": {"text": "Đăng ký khai sinh"}}, {"wait": {"screen": "access_detail"}},
+             {"wait": {"spoken": "Thủ tục Đăng ký khai sinh. Đang có 0 người chờ"}},
+             {"touch": {"text": "Người cao tuổi"}},
+             {"screenshot": str(shots["detail"])}, {"dump": "detail"},
+             {"touch": {"id": "take"}}, {"wait": {"screen": "access_ticket"}},
+             {"wait": {"spoken": "Số thứ tự của bạn là 1001"}},
+             {"screenshot": str(shots["ticket"])}, {"dump": "ticket"},
+             # the ticket screen's idle timeout: the next citizen finds the normal Home
+             {"idle": {"home": 30, "saver": 30, "ticket": 1.0}},
+             {"wait": {"screen": "home"}, "timeout": 5}, {"dump": "after_ticket"},
+             # in again, then idle all the way to the screensaver: normal again
+             {"touch": {"id": "access_button"}}, {"wait": {"screen": "access_home"}},
+             {"idle": {"home": 1.0, "saver": 1.0, "ticket": 1.0}},
+             {"wait": {"screen": "saver"}, "timeout": 8}, {"dump": "saver"},
+             {"idle": {"home": 30, "saver": 30, "ticket": 1.0}},
+             {"touch": {"screen_centre": True}}, {"wait": {"screen": "home"}}, {"dump": "woken"}]
+    run = KioskRun(tmp_path, server.url, kiosk_token(server), steps,
+                   extra=("--voice-dir", str(voice)))
+    d = run.result()["dumps"]
+
+    home = d["home"]
+    assert home["access"] is True
+    _controls_below_half(home)
+    _large_and_contrasted(home)
+    assert {"Đăng ký khai sinh", "Thoát chế độ hỗ trợ", "Đọc lại"} <= set(home["texts"])
+
+    detail = d["detail"]
+    _controls_below_half(detail)
+    _large_and_contrasted(detail)
+    assert detail["priority"] == "elderly"
+    assert any("Đang chờ: 0 người" in t for t in detail["texts"])
+
+    ticket = d["ticket"]
+    assert ticket["ticket"]["number"] == 1001 and ticket["ticket"]["priority"] == "elderly"
+    _controls_below_half(ticket)
+    _large_and_contrasted(ticket)
+    assert "1001" in ticket["texts"]
+    said = ticket["spoken"]
+    assert said[0].startswith("Chế độ hỗ trợ") and "Đăng ký khai sinh" in said[0]
+    assert any(s.startswith("Số thứ tự của bạn là 1001. Mời đến quầy số") for s in said)
+    for path in ticket["wavs"]:  # each step really rendered by espeak-ng
+        with wave.open(path) as w:
+            assert w.getnframes() / w.getframerate() > 0.5
+
+    assert d["after_ticket"]["access"] is False and d["after_ticket"]["priority"] == ""
+    assert d["saver"]["access"] is False
+    assert d["woken"]["screen"] == "home" and d["woken"]["access"] is False
+    for path in shots.values():
+        not_blank(path)
