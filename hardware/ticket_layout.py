@@ -36,6 +36,7 @@ LABELS = {
         "hours": "giờ",
         "under_minute": "dưới 1 phút",
         "none": "không",
+        "no_counter": "Hiện chưa có quầy mở cho thủ tục này",
     },
     "en": {
         "number": "YOUR NUMBER",
@@ -47,6 +48,7 @@ LABELS = {
         "hours": "h",
         "under_minute": "under 1 min",
         "none": "none",
+        "no_counter": "No counter is open for this procedure yet",
     },
 }
 
@@ -67,6 +69,7 @@ class TicketPrint:
     counters: str = ""
     note: str = ""  # e.g. a checked-in booking's slot: "Lịch hẹn 08:00–08:30" (issue #15)
     lang: str = "vi"
+    no_counter_open: bool = False  # no counter of the team open: no wait can be promised
 
 
 @dataclass
@@ -131,7 +134,9 @@ def ticket_blocks(t: TicketPrint) -> list:
     if t.waiting_ahead is not None:
         ahead = str(t.waiting_ahead)  # "0", never "không": a number reads at a glance
         blocks.append(Text(f"{lab['ahead']}: {ahead}", "normal", align="left"))
-    if t.estimated_wait_s is not None:
+    if t.no_counter_open:  # an honest line instead of a wait nobody can keep
+        blocks.append(Text(lab["no_counter"], "normal", bold=True))
+    elif t.estimated_wait_s is not None:
         wait = format_wait(t.estimated_wait_s, t.lang)
         blocks.append(Text(f"{lab['wait']}: {wait}", "normal", align="left"))
     if t.status_url:

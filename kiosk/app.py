@@ -18,6 +18,7 @@ from kivy.properties import BooleanProperty, DictProperty, NumericProperty, Stri
 from kivy.uix.screenmanager import FadeTransition, NoTransition, ScreenManager
 
 from common.search import SearchIndex
+from common.vocabulary import COUNTER_CLOSED, COUNTER_OPENED, COUNTER_PAUSED
 from hardware.printer import PrinterError, TicketPrinter
 from qmsclient import ServerError
 
@@ -27,12 +28,14 @@ from .flow import ISSUING, IdleClock, QueueInfo, TicketFlow
 from .printing import PrintResult, PrintService, centre_zone
 from .settings import KioskSettings
 from .visit_app import VisitActions
+from .voice import Speaker
 from .widgets import BACKGROUND
 
 log = logging.getLogger("qms.kiosk")
 
 SCREENS = ("home", "search", "browse", "detail", "ticket", "message", "saver",
-           "checkin", "lookup")
+           "checkin", "lookup",
+           "access_home", "access_detail", "access_ticket")
 
 
 class KioskApp(VisitActions, App):
@@ -52,6 +55,7 @@ class KioskApp(VisitActions, App):
     countdown = NumericProperty(0)
     field = StringProperty("")
     clock_text = StringProperty("")
+    access = BooleanProperty(False)  # the accessible mode (large text, voice): one citizen's
 
     def __init__(self, settings: KioskSettings, **kwargs):
         super().__init__(**kwargs)
@@ -66,8 +70,14 @@ class KioskApp(VisitActions, App):
         self.idle = IdleClock(settings.idle_home_s, settings.screensaver_s,
                               settings.ticket_home_s)
         self.printer = self._make_printer(settings)
-        self.printing = PrintService(self.printer, self.client, lambda: self.queue.centre,
-                                     settings.ticket_language, lambda: self.queue.timezone)
+        lang = settings.ticket_language
+        self.printing = PrintService(
+            self.printer, self.client, lambda: self.queue.centre_name(lang), lang,
+            lambda: self.queue.timezone,
+            lambda t: self.queue.team_name(t.get("team_id"), t.get("team_name") or "", lang))
+        self.speaker = (Speaker(settings.voice_dir, settings.voice_player, settings.voice_speed)
+                        if settings.voice else None)
+        self.last_speech = ""
         self.live_feed = LiveFeed(self.client, self._on_state_thread, self._on_event_thread,
                                   self._on_link_thread)
         self.history: list[str] = []
@@ -117,6 +127,8 @@ class KioskApp(VisitActions, App):
     def on_stop(self):
         self.live_feed.stop()
         self.printing.stop()
+        if self.speaker is not None:
+            self.speaker.close()
 
     # -- catalogue -----------------------------------------------------------------------------
     def _load_catalogue(self) -> None:
@@ -185,7 +197,9 @@ class KioskApp(VisitActions, App):
     def _apply_event(self, evt: dict) -> None:
         if self.queue.apply_event(evt):
             self.queue_rev += 1
-        if evt.get("waiting") is not None:  # fresh estimates from the server, off the UI
+        opened_or_closed = evt.get("type") in (COUNTER_OPENED, COUNTER_PAUSED, COUNTER_CLOSED)
+        if evt.get("waiting") is not None or opened_or_closed:
+            # fresh estimates (and which teams have a counter open) from the server
             Clock.unschedule(self._refresh_state)
             Clock.schedule_once(self._refresh_state, 1.0)
 
@@ -223,7 +237,7 @@ class KioskApp(VisitActions, App):
         self.field = ""
         self.priority = ""  # a priority is one citizen's: never carried to the next
         self.forget_person()  # so is a scanned CCCD
-        self.show("home", remember=False)
+        self.show("access_home" if self.access else "home", remember=False)
 
     def go_back(self, *_):
         target = self.history.pop() if self.history else "home"
@@ -243,10 +257,31 @@ class KioskApp(VisitActions, App):
         if proc is None:
             return
         self.procedure = dict(proc)
-        self.show("detail")
+        self.show("access_detail" if self.access else "detail")
 
     def toggle_language(self, *_):
         self.lang = "en" if self.lang == "vi" else "vi"
+
+    # -- the accessible mode ------------------------------------------------------------------
+    def enter_access(self, *_):
+        self.access = True
+        self.history.clear()
+        self.show("access_home", remember=False)
+
+    def leave_access(self, *_):
+        self.access = False
+        if self.speaker is not None:
+            self.speaker.silence()
+        self.go_home()
+
+    def say(self, text: str) -> None:
+        """Voice guidance for the step on screen (only in the accessible mode)."""
+        if self.access and self.speaker is not None:
+            self.last_speech = text
+            self.speaker.say(text, self.lang)
+
+    def repeat_voice(self, *_):
+        self.say(self.last_speech)
 
     def choose_priority(self, code: str):
         self.priority = "" if self.priority == code else code
@@ -309,7 +344,7 @@ class KioskApp(VisitActions, App):
             self.printing.submit(ticket, self._printed_thread)
         else:
             self.print_state, self.print_message = "none", ""
-        self.show("ticket")
+        self.show("access_ticket" if self.access else "ticket")
 
     def reprint(self, *_):
         if self.printing.reprint(self._printed_thread):
@@ -355,7 +390,8 @@ class KioskApp(VisitActions, App):
 
     def _tick(self, _dt):
         self.clock_text = datetime.now(centre_zone(self.queue.timezone)).strftime("%H:%M")
-        screen = self.sm.current
+        # the accessible ticket screen keeps the ticket screen's timers
+        screen = "ticket" if self.sm.current == "access_ticket" else self.sm.current
         busy = self.flow.state == ISSUING or (screen == "ticket" and self.print_state == "printing")
         if screen == "ticket" and self.print_state == "failed":
             limit = 3 * self.idle.ticket_after_s  # time to take a photo
@@ -365,16 +401,22 @@ class KioskApp(VisitActions, App):
             due = self.idle.due(screen, busy=busy)
             self.countdown = self.idle.remaining(screen)
         if due == "home":
-            self.go_home()
             if screen != "home":
-                self.flow.reset()
-                self.priority = ""
-                self.lang = self.settings.language
+                self._next_citizen()
+            self.go_home()
         elif due == "saver":
-            self.flow.reset()
-            self.priority = ""
-            self.forget_person()
-            self.lang = self.settings.language
+            self._next_citizen()
             self.show("saver", remember=False, fade=True)
         if screen == "ticket" and self.print_state == "failed" and int(time.monotonic()) % 10 == 0:
             self.printing.check()
+
+    def _next_citizen(self) -> None:
+        """Idle: what one citizen chose (priority, language, the accessible mode) is reset."""
+        self.flow.reset()
+        self.priority = ""
+        self.forget_person()
+        self.lang = self.settings.language
+        if self.access:
+            self.access = False
+            if self.speaker is not None:
+                self.speaker.silence()

@@ -3,6 +3,7 @@
 The script is JSON ``{"out": "result.json", "steps": [...]}``; each step is one of::
 
     {"wait": {"ready": true} | {"screen": "home"} | {"text": "Máy in hết giấy"}
+             | {"spoken": "Lấy số"}
              | {"attr": "print_state", "value": "printed"} | {"file": "/tmp/go"},
      "timeout": 10}
     {"touch": {"id": "search_box"} | {"text": "Đăng ký khai sinh"} | {"key": "a"}
@@ -15,6 +16,7 @@ The script is JSON ``{"out": "result.json", "steps": [...]}``; each step is one 
     {"dump": "name"}              records the screen, its texts and the app state
     {"write": "/tmp/flag"}        tells the test process something happened
     {"sleep": 0.5}
+    {"drag": {"id": "scroll", "dy": 200}}   a finger dragged up (dy > 0) or down the widget
     {"idle": {"home": 2, "saver": 3, "ticket": 2}}   shorter idle timers
 
 Touches go through the window's input dispatch (kivy's UnitTestTouch), like a finger.
@@ -49,6 +51,17 @@ def _visible(w) -> bool:
             break
         w = w.parent
     return True
+
+
+def _whole_height(w) -> float:
+    """The height `w`'s text takes wrapped to its text width, with no line dropped."""
+    from kivy.core.text import Label as CoreLabel
+
+    width = w.text_size[0] if w.text_size[0] else None
+    label = CoreLabel(text=w.text, font_size=w.font_size, bold=w.bold, font_name=w.font_name,
+                      text_size=(width, None), padding=w.padding, halign=w.halign)
+    label.refresh()
+    return float(label.texture.height)
 
 
 class Driver:
@@ -88,6 +101,40 @@ class Driver:
                 if best is None or len(w.text) < len(best.text):
                     best = w
         return best
+
+    def drag(self, w, dy: float, steps: int = 8) -> None:
+        from kivy.tests.common import UnitTestTouch
+
+        x, y = w.to_window(*w.center)
+        y -= dy / 2
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        for i in range(1, steps + 1):
+            touch.touch_move(x, y + dy * i / steps)
+        touch.touch_up()
+
+    def layout(self) -> list[dict]:
+        """The visible labels and buttons of the screen: text, size, colours, place."""
+        from kivy.metrics import sp
+
+        out = []
+        for w in self.screen.walk():
+            if not isinstance(w, Label) or not w.text or not _visible(w):
+                continue
+            x, y = w.to_window(w.x, w.y)
+            item = {"text": w.text, "button": isinstance(w, Button),
+                    "font_sp": round(float(w.font_size) / sp(1), 1), "color": list(w.color),
+                    "x": x, "y": y, "width": w.width, "height": w.height}
+            if isinstance(w, Button):
+                item["bg"] = list(w.background_color)
+            # Kivy drops the lines that do not fit a label's text_size: measure the text
+            # whole and compare (a cut-off tile or number shows here)
+            item["text_height"], item["room_height"] = _whole_height(w), (
+                w.text_size[1] if w.text_size[1] else w.height)
+            if getattr(w, "full_text", ""):
+                item["full_text"] = w.full_text
+            out.append(item)
+        return out
 
     def tap(self, w) -> None:
         from kivy.tests.common import UnitTestTouch
@@ -148,6 +195,9 @@ class Driver:
                 return getattr(app, cond["attr"]) == cond["value"]
             if "file" in cond:
                 return os.path.exists(cond["file"])
+            if "spoken" in cond:  # the voice guidance has said this
+                want = fold(cond["spoken"])
+                return any(want in fold(x["text"]) for x in app.speaker.history())
             raise ValueError(f"unknown wait {cond}")
         if "touch" in step or "double_touch" in step:
             target = step.get("touch") or step["double_touch"]
@@ -160,6 +210,14 @@ class Driver:
                 self.pending_double = w
             self.settle = 2
             self.result["screens"].append(app.sm.current)
+            return True
+        if "drag" in step:
+            target = step["drag"]
+            w = self.find(target)
+            if w is None:
+                return False
+            self.drag(w, float(target.get("dy", 200)))
+            self.settle = 3
             return True
         if "type" in step:
             for ch in step["type"]:
@@ -219,6 +277,7 @@ class Driver:
 
     def dump(self) -> dict:
         app, flow = self.app, self.app.flow
+        spoken = app.speaker.history() if app.speaker else []
         return {"screen": app.sm.current, "texts": self.texts(), "ticket": dict(app.ticket),
                 # screens really in the widget tree (what is drawn and gets touches)
                 "shown": [getattr(w, "name", "?") for w in app.sm.children],
@@ -232,7 +291,12 @@ class Driver:
                 "clock_text": app.clock_text,
                 "catalogue_loads": getattr(app, "catalogue_loads", 0),
                 "visit": app.visit_dump() if hasattr(app, "visit_dump") else {},
-                "waiting": {t.id: t.waiting for t in app.queue.teams.values()}}
+                "waiting": {t.id: t.waiting for t in app.queue.teams.values()},
+                "access": app.access,
+                "spoken": [x["text"] for x in spoken], "wavs": [x["wav"] for x in spoken],
+                "window": list(Window.size), "layout": self.layout(),
+                "results_visible": (self.screen.visible_results()
+                                    if hasattr(self.screen, "visible_results") else None)}
 
     def finish(self, ok: bool) -> None:
         Clock.unschedule(self.poll)

@@ -51,9 +51,10 @@ def centre_zone(name: str | None) -> ZoneInfo:
 
 
 def ticket_print(ticket: dict, centre: str, lang: str = "vi",
-                 timezone: str | None = None) -> TicketPrint:
+                 timezone: str | None = None, team: str = "") -> TicketPrint:
     """What goes on paper for an issued ticket (the server's POST /tickets answer), its time
-    in the centre's time zone."""
+    in the centre's time zone; with no counter of its team open, no wait but a line saying
+    so. `centre` and `team` are in the ticket's language when the caller has them."""
     zone = centre_zone(timezone)
     counters = ticket.get("counters") or []
     label = "Quầy số" if lang == "vi" else "Counter"
@@ -67,7 +68,7 @@ def ticket_print(ticket: dict, centre: str, lang: str = "vi",
         when = datetime.now(zone)
     return TicketPrint(
         centre=centre or "Trung tâm Phục vụ Hành chính công",
-        team=ticket.get("team_name") or "",
+        team=team or ticket.get("team_name") or "",
         number=ticket.get("number", ""),
         procedure=_short(ticket.get("procedure_name") or ""),
         counters=f"{label} {counters_text(counters)}" if counters else "",
@@ -75,6 +76,7 @@ def ticket_print(ticket: dict, centre: str, lang: str = "vi",
         issued_at=when,
         waiting_ahead=ticket.get("waiting_ahead"),
         estimated_wait_s=ticket.get("estimated_wait_s"),
+        no_counter_open=bool(ticket.get("no_counter_open")),
         status_url=ticket.get("status_url") or "",
         footer="Xin cảm ơn!" if lang == "vi" else "Thank you!",
         lang=lang,
@@ -90,11 +92,13 @@ def _short(name: str) -> str:
 class PrintService:
     def __init__(self, printer: TicketPrinter | None, client: ServerClient | None,
                  centre: Callable[[], str] = lambda: "", lang: str = "vi",
-                 timezone: Callable[[], str | None] = lambda: None):
+                 timezone: Callable[[], str | None] = lambda: None,
+                 team_name: Callable[[dict], str] = lambda ticket: ""):
         self.printer = printer
         self.client = client
         self.centre = centre
         self.timezone = timezone
+        self.team_name = team_name  # the ticket's team in the ticket's language
         self.lang = lang
         self.last_ticket: dict | None = None
         self.last_result: PrintResult | None = None
@@ -164,7 +168,7 @@ class PrintService:
             return PrintResult(False, "", "", tid, "NoPrinter")
         try:
             self.printer.print_ticket(ticket_print(ticket, self.centre(), self.lang,
-                                                         self.timezone()))
+                                                   self.timezone(), self.team_name(ticket)))
         except PrinterError as exc:
             log.warning("printing ticket %s failed: %s", ticket.get("number"), exc)
             result = PrintResult(False, exc.message_vi, exc.message_en, tid, type(exc).__name__)

@@ -13,6 +13,10 @@ Example ``kiosk.toml`` (every key optional)::
     elderly_age = 60           # a scanned CCCD this old or older is offered elderly priority
     synonyms = "/etc/qms/synonyms.txt"
     cache_dir = "/var/cache/qms-kiosk"   # last catalogue, for a start without the server
+    voice = true               # the accessible mode reads each step aloud (espeak-ng -v vi)
+    voice_speed = 140          # words per minute (80-260)
+    voice_player = "aplay -q"  # play espeak-ng's WAV through this (default: espeak-ng's own)
+    voice_dir = "/tmp/voice"   # write the speech to WAV files instead (tests, recordings)
 
 No Kivy here.
 """
@@ -54,6 +58,10 @@ class KioskSettings:
     cache_dir: str | None = None
     http_timeout_s: float = 5.0
     elderly_age: int = 60  # the CCCD scan's elderly priority offer (Luật Người cao tuổi: 60)
+    voice: bool = True
+    voice_speed: int = 140
+    voice_player: str | None = None
+    voice_dir: str | None = None
 
     @property
     def window_size(self) -> tuple[int, int]:
@@ -72,6 +80,8 @@ class KioskSettings:
         for name in ("idle_home_s", "screensaver_s", "ticket_home_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        if not 80 <= int(self.voice_speed) <= 260:
+            raise ValueError("voice_speed must be 80-260 words per minute")
         if not 40 <= self.elderly_age <= 100:
             raise ValueError("elderly_age must be between 40 and 100")
         return self
@@ -109,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--size", help="window size WxH (default 1280x800, portrait 800x1280)")
     ap.add_argument("--language", choices=("vi", "en"), default=None)
     ap.add_argument("--cache-dir", help="where the last catalogue is kept")
+    ap.add_argument("--voice-dir", help="write the accessible mode's speech to WAV files in "
+                                        "this folder instead of the speaker")
     ap.add_argument("--script", help=argparse.SUPPRESS)  # scripted touches (kiosk.driver)
     return ap
 
@@ -124,7 +136,7 @@ def settings_from_args(argv: list[str] | None = None,
     if env.get("QMS_KIOSK_TOKEN"):
         data["token"] = env["QMS_KIOSK_TOKEN"]
     for name in ("server", "token", "printer", "profile", "printer_mode", "fullscreen",
-                 "portrait", "language", "cache_dir"):
+                 "portrait", "language", "cache_dir", "voice_dir"):
         value = getattr(args, name)
         if value is not None:
             data[name] = value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def load_screens() -> list:
+    from .access import AccessDetailScreen, AccessHomeScreen, AccessTicketScreen
     from .browse import BrowseScreen
     from .checkin import CheckinScreen
     from .detail import DetailScreen
@@ -17,7 +18,9 @@ def load_screens() -> list:
     return [HomeScreen(name="home"), SearchScreen(name="search"), BrowseScreen(name="browse"),
             DetailScreen(name="detail"), TicketScreen(name="ticket"),
             MessageScreen(name="message"), SaverScreen(name="saver"),
-            CheckinScreen(name="checkin"), LookupScreen(name="lookup")]
+            CheckinScreen(name="checkin"), LookupScreen(name="lookup"),
+            AccessHomeScreen(name="access_home"), AccessDetailScreen(name="access_detail"),
+            AccessTicketScreen(name="access_ticket")]
 
 
 def visible(widget, show: bool, height=None) -> None:

@@ -31,7 +31,10 @@ def qr_texture(url: str, scale: int = 8) -> Texture:
     return tex
 
 
-class TicketScreen(Screen):
+class TicketView(Screen):
+    """The ticket's logic, shared by the normal screen and the accessible one (each has its
+    own .kv rule with the same ids)."""
+
     def on_kv_post(self, base_widget):
         app = App.get_running_app()
         app.bind(ticket=self.refresh, lang=self.refresh, print_state=self.refresh_print,
@@ -49,11 +52,14 @@ class TicketScreen(Screen):
         ids.number.text = str(t.get("number", ""))
         slot = booking_line(t, lang)  # a checked-in booking (issue #15): its slot
         ids.procedure.text = short_name(t.get("procedure_name") or "") + (f"\n{slot}" if slot else "")
-        ids.team.text = t.get("team_name") or ""
+        ids.team.text = app.queue.team_name(t.get("team_id"), t.get("team_name") or "", lang)
         ids.counters.text = tr("ticket_counters", lang, counters=counters_text(t.get("counters") or []))
         ahead = t.get("waiting_ahead") or 0
         ids.ahead.text = tr("ticket_ahead", lang, n=ahead)
-        ids.wait.text = tr("ticket_wait", lang, wait=wait_text(t.get("estimated_wait_s"), lang))
+        if t.get("no_counter_open"):  # no wait promised while nobody can call the number
+            ids.wait.text = tr("no_counter_open", lang)
+        else:
+            ids.wait.text = tr("ticket_wait", lang, wait=wait_text(t.get("estimated_wait_s"), lang))
         url = t.get("status_url") or ""
         if url and getattr(self, "_qr_url", None) != url:
             ids.qr.texture = qr_texture(url)
@@ -80,3 +86,7 @@ class TicketScreen(Screen):
     def refresh_countdown(self, *_):
         app = App.get_running_app()
         self.ids.countdown.text = tr("auto_home", app.lang, s=int(app.countdown))
+
+
+class TicketScreen(TicketView):
+    pass
