@@ -715,6 +715,7 @@ class QueueService:
                            "team_id": e["team_id"]} for e in calls if e.get("ticket")]
             return {"site": site, "day": day, "at": iso(now),
                     "seq": self.store.current_seq(site), "centre": self.config.name,
+                    "centre_en": self.config.name_en,  # the kiosk's English screens
                     "timezone": self.config.timezone,
                     "notice": self.config.notice, "teams": teams, "counters": counters,
                     "last_calls": last_calls}
