@@ -356,3 +356,61 @@ def test_manager_sees_punctuality(client, tokens, clock, app):
                       headers=bearer(tokens["kiosk-1"])).status_code == 403
     page = client.get("/manager").get_data(as_text=True)
     assert 'id="sec-bookings"' in page and "manager-bookings.js" in page
+
+
+def test_public_writes_are_rate_limited_and_idempotent(data_dir, clock):
+    from qms.app import create_app
+
+    app = create_app({"DATA_DIR": str(data_dir), "TESTING": True, "ASYNC_MODE": "threading",
+                      "CLOCK": clock, "BOOKING_WRITES": 3, "BOOKING_GUESSES": 2})
+    try:
+        client = app.test_client()
+        key = {"Idempotency-Key": "booking-1"}
+        body = {"procedure_code": PROC, "day": DAY, "start": "10:00", "phone": PHONE}
+        first = client.post("/api/v1/bookings", json=body, headers=key)
+        again = client.post("/api/v1/bookings", json=body, headers=key)
+        assert first.status_code == again.status_code == 201
+        assert first.get_json()["code"] == again.get_json()["code"]  # booked once
+        assert left(client)["10:00"] == 1
+        other = client.post("/api/v1/bookings", json={**body, "start": "10:30"}, headers=key)
+        assert other.status_code == 422 and error(other) == "idempotency_key_reused"
+        res = client.post("/api/v1/bookings", json={**body, "start": "11:00"})
+        assert res.status_code == 429 and error(res) == "rate_limited"
+        # wrong codes and phones are guesses: limited per address
+        for _ in range(2):
+            assert client.get(f"/api/v1/bookings/AAAAAA?phone={PHONE}").status_code == 404
+        res = client.get(f"/api/v1/bookings/{first.get_json()['code']}?phone={PHONE}")
+        assert res.status_code == 429
+        assert client.get("/dat-lich/AAAAAA").status_code == 429
+    finally:
+        app.extensions["qms"].store.close()
+
+
+def test_booking_pages_answer_bad_codes(client):
+    res = client.get("/dat-lich/K7M3P0")
+    assert res.status_code == 422 and "không đúng" in res.get_data(as_text=True)
+    res = client.get("/dat-lich/AAAAAA")
+    assert res.status_code == 404 and "không đúng" in res.get_data(as_text=True)
+    assert client.get("/dat-lich/AAAAAA/qr.svg").status_code == 404
+    code = book(client).get_json()["code"]
+    page = client.get(f"/dat-lich/{code.lower()}").get_data(as_text=True)
+    assert code in page and "<svg" in page and "••• •••" not in page and PHONE not in page
+    res = client.post("/dat-lich", data={"procedure_code": PROC, "day": DAY, "start": "10:30",
+                                         "phone": PHONE, "nonce": "n1"})
+    assert res.status_code == 422 and 'data-code="consent_missing"' in res.get_data(as_text=True)
+
+
+def test_booking_configuration_is_checked():
+    from server.config import from_dict
+    from server.errors import ValidationFailed
+
+    assert from_dict({"booking": {"capacity": 10, "walk_in_percent": 30}}).booking.bookable == 7
+    for bad, field in (({"capacity": 0}, "booking.capacity"),
+                       ({"capacity": 1, "walk_in_percent": 50}, "booking.walk_in_percent"),
+                       ({"slot_minutes": "30"}, "booking.slot_minutes"),
+                       ({"per_day": 11}, "booking.per_day"),
+                       ({"unknown": 1}, "booking.unknown")):
+        with pytest.raises(ValidationFailed) as err:
+            from_dict({"booking": bad})
+        assert err.value.details["field"] == field
+        assert "Đặt lịch hẹn" in err.value.message
