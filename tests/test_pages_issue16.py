@@ -70,11 +70,13 @@ def test_no_open_counter_shows_no_wait_on_board_phone_and_dashboard(server, watc
     board = context.new_page()
     open_display(board, server)
     row = f'#teams tr[data-team="{TEAM}"]'
-    board.wait_for_selector(f'#teams tr.no-counter-note[data-team="{TEAM}"]')
-    assert board.inner_text(f"{row}:not(.no-counter-note) td.w") == "2"
-    assert board.inner_text(f"{row}:not(.no-counter-note) td.est") == ""
-    assert board.inner_text(f"{row}.no-counter-note").startswith("Chưa có quầy mở")
+    board.wait_for_selector(f"{row}.no-counter")
+    assert board.inner_text(f"{row} td.w") == "2"
+    assert board.inner_text(f"{row} td.est") == "Chưa có quầy mở"
     assert "phút" not in board.inner_text("#teams")  # no team has a counter open yet
+    clipped = board.evaluate("[...document.querySelectorAll('#teams td.est')]"
+                             ".filter(e => e.scrollWidth > e.clientWidth + 1).length")
+    assert clipped == 0  # the words fit their column
 
     phone = context.new_page()
     phone.goto(f"{server.url}/t/{mine['token']}")
@@ -94,14 +96,14 @@ def test_no_open_counter_shows_no_wait_on_board_phone_and_dashboard(server, watc
     officer = server.login("canbo15", 15)
     assert server.post("/counters/15/call-next", officer).status_code == 200
     board.wait_for_function(
-        f"!document.querySelector('#teams tr.no-counter-note[data-team=\"{TEAM}\"]') && "
+        f"!document.querySelector('{row}').classList.contains('no-counter') && "
         f"/~\\d+ phút/.test(document.querySelector('{row} td.est').textContent)")
     phone.wait_for_function("document.getElementById('noCounter').hidden && "
                             "/~\\d+ phút/.test(document.getElementById('wait').textContent)")
     assert phone.is_visible("#waitCard")
     manager.wait_for_function("!document.querySelector('#alerts li.no_counter')")
     # the board's other teams still say so (none of their counters is open)
-    assert board.locator("#teams tr.no-counter-note").count() == 7
+    assert board.locator("#teams tr.no-counter").count() == 7
     assert errors == [] and missing == []
 
 

@@ -279,7 +279,8 @@
   });
 
   // honest waits (issue #16): the open counters serving a team, from the counters' states
-  // (kept live by the counter events); with none, no wait is estimated: "Chưa có quầy mở"
+  // (kept live by the counter events); with none, no wait is estimated: the wait column says
+  // "Chưa có quầy mở" instead
   function countersOpen(teamId) {
     return state.counterOrder.filter(function (n) {
       var c = state.counters[n];
@@ -290,7 +291,7 @@
   function renderTeams() {
     var body = $("teams");
     var frag = document.createDocumentFragment();
-    var unknown = false;
+    var unknown = false, closed = false;
     state.teams.forEach(function (t) {
       if (!mine(t.id)) return;
       t.countersOpen = countersOpen(t.id);
@@ -299,23 +300,19 @@
       tr.appendChild(el("td", "tname", t.name));
       tr.appendChild(el("td", "w", String(t.waiting)));
       var est = "";
-      if (t.countersOpen && t.waiting) {
+      if (!t.countersOpen) {
+        est = "Chưa có quầy mở";
+        closed = true;
+      } else if (t.waiting) {
         if (t.perPerson === null) unknown = true;
         else est = minutes(t.perPerson * (t.waiting + 0.5));
       }
       tr.appendChild(el("td", "est", est));
       frag.appendChild(tr);
-      if (!t.countersOpen) {
-        var note = el("tr", "no-counter-note");
-        note.setAttribute("data-team", t.id);
-        var td = el("td", "", "Chưa có quầy mở");
-        td.colSpan = 3;
-        td.appendChild(el("span", "en", " · No counter open"));
-        note.appendChild(td);
-        frag.appendChild(note);
-      }
     });
     body.replaceChildren(frag);
+    // the wait column widens while a team shows "Chưa có quầy mở" in it
+    body.parentNode.classList.toggle("has-closed", closed);
     if (unknown) refreshEstimates();
   }
 
