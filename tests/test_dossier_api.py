@@ -284,6 +284,10 @@ def test_demo_starts_the_emulator_and_points_the_hall_at_it(demo_template, tmp_p
         code = BY_STATUS["ready"]
         res = requests.get(f"{settings.base_url}/dossiers/{code}", timeout=5)
         assert res.json()["password"] == DEMO_KEYS[code]
+        # found by its data folder like the demo's other processes (pid file, command line)
+        pid = int((data / "dossier-emulator.pid").read_text())
+        assert pid == demo.children["dossier-emulator"].pid
     finally:
         demo.stop()
     assert demo.children["dossier-emulator"].poll() is not None
+    assert not (data / "dossier-emulator.pid").exists()

@@ -97,7 +97,9 @@ class Demo:
 
         port = 8765 if port_free(8765) else free_port()
         self.dossier_url = f"http://127.0.0.1:{port}"
-        self.spawn("dossier-emulator", "-m", "tools.dossier_emulator", "--port", str(port))
+        # --pidfile names the data folder on its command line, like the demo's other processes
+        self.spawn("dossier-emulator", "-m", "tools.dossier_emulator", "--port", str(port),
+                   "--pidfile", str(self.data_dir / "dossier-emulator.pid"))
         ready = lambda: _http_ok(self.dossier_url + "/health")  # noqa: E731
         if not wait_for(ready, 10):
             raise RuntimeError("the dossier emulator did not start; see "

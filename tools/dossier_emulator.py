@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 import threading
 import time
@@ -187,6 +189,7 @@ class Server(ThreadingHTTPServer):
 
 
 def serve(port: int, mode: str = "normal", delay_s: float = 10.0) -> None:
+    signal.signal(signal.SIGTERM, _stop)  # SIGTERM ends serve_forever cleanly (pidfile removed)
     httpd = Server(("127.0.0.1", port), Handler)
     httpd.state = State(mode, delay_s)
     print(f"dossier emulator on http://127.0.0.1:{port}{PREFIX} (mode {mode})", flush=True)
@@ -196,6 +199,10 @@ def serve(port: int, mode: str = "normal", delay_s: float = 10.0) -> None:
         pass
     finally:
         httpd.server_close()
+
+
+def _stop(*_args) -> None:
+    raise KeyboardInterrupt
 
 
 class DossierEmulator(ChildProcess):
@@ -250,12 +257,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mode", choices=MODES, default="normal")
     ap.add_argument("--delay", type=float, default=10.0, help="seconds, for --mode slow")
     ap.add_argument("--list", action="store_true", help="print the demo codes and keys")
+    ap.add_argument("--pidfile", type=Path, help="write this process's id here while it runs")
     args = ap.parse_args(argv)
     if args.list:
         for code, d in DEMO_DOSSIERS.items():
             print(f"{code}  {d['password']}  {d['dossierStatus']:<10}  {d['serviceName']}")
         return 0
-    serve(args.port, args.mode, args.delay)
+    if args.pidfile:
+        args.pidfile.write_text(f"{os.getpid()}\n")
+    try:
+        serve(args.port, args.mode, args.delay)
+    finally:
+        if args.pidfile:
+            args.pidfile.unlink(missing_ok=True)
     return 0
 
 
