@@ -372,7 +372,14 @@ class Officer:
             c.state, c.team_id = "waiting", team
             self.sim.transferred(c)
         else:
-            self._do("finish")
+            out = self._do("finish")
+            answer = out[1] if out is not None else None
+            if answer and answer.get("status") == "waiting":
+                # a visit of several steps (issue #15): on to its next step's team
+                c.state, c.team_id = "waiting", answer["team_id"]
+                self.sim.transferred(c)
+                self._free()
+                return
             c.state = "done"
             self.served += 1
             if c.rating is not None:

@@ -20,8 +20,9 @@ MOVES = {
     "waiting": {"ticket.called": "called", "ticket.cancelled": "cancelled"},
     "called": {"ticket.recalled": "called", "ticket.started": "serving",
                "ticket.finished": "done", "ticket.no_show": "no_show",
-               "ticket.transferred": "waiting"},
-    "serving": {"ticket.finished": "done", "ticket.transferred": "waiting"},
+               "ticket.transferred": "waiting", "ticket.step_moved": "waiting"},
+    "serving": {"ticket.finished": "done", "ticket.transferred": "waiting",
+                "ticket.step_moved": "waiting"},
     "done": {"ticket.rated": "rated"},
     "no_show": {"ticket.called": "called"},
     "rated": {},
@@ -99,6 +100,8 @@ def summarise(events: list[dict], ticket_ids: set[int], *, speed: float, start_s
             t["end"] = "no_show"
         elif kind == "ticket.transferred":
             t["transfers"] += 1
+            t.pop("started", None)
+        elif kind == "ticket.step_moved":  # on to the next step of its visit (issue #15)
             t.pop("started", None)
         elif kind == "ticket.cancelled":
             t["end"] = "cancelled"
