@@ -88,7 +88,7 @@ def cmd_central(args) -> int:
     store, cfg = _central_store(args)
     try:
         if action == "rollup":
-            print(f"rolled up {admin.roll_up(store, cfg)} site-months")
+            print(f"rolled up {admin.roll_up(store, cfg)} month(s)")
         elif action == "site":
             return _site_action(args, store)
         elif action == "user":

@@ -443,9 +443,22 @@ class Accounts:
             user = self.store.user(sess["username"])
             if not user or not user["active"]:
                 return None
-            return (Principal("user", user["username"], user["role"], "main",
+            site = self._user_site(user["counters"], sess["counter"])
+            return (Principal("user", user["username"], user["role"], site,
                               user["counters"], seated=sess["counter"], token_hash=digest),
                     sess.get("expires_at"))
+
+    def _user_site(self, counters, seated: int | None) -> str:
+        """A user's site on this server: the site of the counter they sit at, else of the
+        first counter assigned to them; "main" for users with no counter (managers and
+        admins read every site of the server: `Principal.may_follow_site`)."""
+        if self.queue is not None:
+            for number in ([seated] if seated is not None else []) + list(counters or ()):
+                try:
+                    return self.queue.config.counter(number).site
+                except ValidationFailed:
+                    continue  # a counter removed from the configuration
+        return "main"
 
     def _rating_principal(self, digest: str) -> Principal | None:
         row = self.store.rating_token(digest, self._now())

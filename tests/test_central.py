@@ -232,6 +232,26 @@ def test_site_managers_see_only_their_site(client, store):
         == ["xa-1"]
     assert client.get("/api/v1/reports/compare?from=2026-05-18&site=xa-2",
                       headers=auth(mine)).status_code == 403
+    for path in ("heatmap", "low-ratings"):
+        res = client.get(f"/api/v1/reports/{path}?from=2026-05-18&site=xa-2",
+                         headers=auth(mine))
+        assert res.status_code == 403 and res.json["error"]["code"] == "other_site", path
+    mine_only = client.get("/api/v1/reports/compare?from=2026-05-18&to=2026-05-18",
+                           headers=auth(mine)).json
+    assert [s["site"] for s in mine_only["sites"]] == ["xa-1"]
+    # a site manager administers nothing; an admin reads every site too
+    assert client.post("/api/v1/admin/sites/xa-1/accept-epoch", headers=auth(mine),
+                       json={"epoch": EPOCH}).status_code == 403
+    admin = login(client, store, "qtv", "admin")
+    assert client.get(q, headers=auth(admin)).json["total"]["issued"] == 8
+    assert len(client.get("/api/v1/sites", headers=auth(admin)).json["sites"]) == 2
+    # a site manager needs an enrolled site; other roles are never tied to one
+    from server.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed):
+        add_user(store, "ql9", "site_manager", "password-123", "xa-9")
+    add_user(store, "tinh2", "province_manager", "password-123", "xa-1")
+    assert store.user("tinh2")["site"] is None
     # the province sees all, side by side
     res = client.get("/api/v1/reports/compare?from=2026-05-18&to=2026-05-18",
                      headers=auth(pm)).json
