@@ -54,6 +54,8 @@ def test_console_at_1024x768_shows_the_queue_and_asks_before_a_quick_no_show(liv
         assert box(page, "table.queues")["bottom"] <= 768
         assert box(page, "#btn-next")["bottom"] <= 768
         assert box(page, "aside.side")["left"] > box(page, "section.serve")["left"]
+        team = page.inner_text("#queues tr[data-team='3'] td")
+        assert team.startswith("Tổ Đăng ký kinh doanh") and team.count("Tổ") == 1, team
         page.keyboard.press("F1")
         page.wait_for_function("document.querySelector('#t-number').textContent === '3001'")
         page.wait_for_function("!window.qmsConsole.state.busy")
