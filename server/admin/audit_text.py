@@ -36,6 +36,8 @@ DETAIL_LABELS_VI = {"username": "tên đăng nhập", "role": "vai trò", "devic
                     "kind": "loại", "file": "tệp", "count": "số thủ tục", "field": "lĩnh vực",
                     "team_id": "tổ", "code": "mã thủ tục", "fields": "đã sửa",
                     "changed": "đã sửa"}
+ROLES_VI = {"officer": "cán bộ", "manager": "lãnh đạo", "admin": "quản trị"}
+KINDS_VI = {"kiosk": "kiosk", "display": "bảng hiển thị", "bridge": "bộ nối quầy"}
 MAX_TEXT = 160   # one value shown in the log
 MAX_CHANGES = 40  # changes listed for one row (the rest counted)
 
@@ -138,7 +140,9 @@ def describe(action: str, detail, team_names: dict | None = None) -> dict:
                     "new": show((detail.get("new") or {}).get(k))}
                    for k in detail.get("fields") or []]
     else:  # no values to compare: what it concerned
-        changes = [{"what": DETAIL_LABELS_VI.get(k, k), "old": "", "new": show(v)}
+        words = {"role": ROLES_VI, "kind": KINDS_VI}
+        changes = [{"what": DETAIL_LABELS_VI.get(k, k), "old": "",
+                    "new": show(words[k].get(v, v) if k in words and isinstance(v, str) else v)}
                    for k, v in detail.items() if k not in ("old", "new")]
     more = len(changes) - MAX_CHANGES
     changes = changes[:MAX_CHANGES]
