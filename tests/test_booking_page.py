@@ -131,3 +131,26 @@ def test_full_slot(server, phone):
     assert full.locator("input").is_disabled()
     assert phone.locator('.slot[data-start="10:30"] input').is_enabled()
     phone.screenshot(path=str(SHOTS / "booking-full.png"), full_page=True)
+
+
+def test_manager_sees_the_days_bookings(server, page):
+    """The reports page's 'Lịch hẹn' section: bookings per team and day."""
+    day = book_days(server)[4]
+    for n, start in ((1, "13:30"), (2, "13:30"), (3, "14:00")):
+        assert api_book(server, day, start, f"095500000{n}").status_code == 201
+    cancelled = api_book(server, day, "14:30", "0955000009").json()["code"]
+    assert requests.post(f"{server.url}/api/v1/bookings/{cancelled}/cancel", timeout=10,
+                         json={"phone": "0955000009"}).status_code == 200
+    page.goto(server.url + "/manager")
+    page.fill("input[name=username]", "giamdoc")
+    page.fill("input[name=password]", "demo-manager")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#tabs:not([hidden])")
+    page.click("#tabs button[data-tab=reports]")
+    page.fill("#r-from", day)
+    page.fill("#r-to", day)
+    page.click("#r-load")
+    page.wait_for_selector("#bookings-table tr.total")
+    assert "Tổ Tư pháp" in page.inner_text("#bookings-table tbody tr:first-child")
+    total = [c.strip() for c in page.locator("#bookings-table tr.total td").all_inner_texts()]
+    assert total[2] == "3" and total[6] == "1" and total[7] == "–", total  # none due yet
