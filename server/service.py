@@ -577,11 +577,16 @@ class QueueService:
         return {"step": info} if info else {}
 
     def step_view(self, t: Ticket, procedure: dict | None = None) -> dict:
-        """A ticket view's `step` ({"index" from 1, "count", "name", "kind"} or None) and
-        `next_step` (where the citizen goes after this step, or None)."""
+        """A ticket view's `step` ({"index" from 1, "count", "name", "kind", and
+        "counter_hint": where this step is served} or None) and `next_step` (where the
+        citizen goes after this step: {"team_id", "team_name", "counter_hint", "name"}, or
+        None)."""
         steps = self.steps(t, procedure)
+        info = rules.step_info(t, steps)
+        if info:
+            info["counter_hint"] = self._goto(t.team_id)["counter_hint"]
         after = rules.next_step(t, steps)
-        return {"step": rules.step_info(t, steps),
+        return {"step": info,
                 "next_step": self._goto(after["team_id"]) | {"name": after["name"]}
                 if after else None}
 

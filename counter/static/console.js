@@ -149,9 +149,10 @@
     if (mine(evt)) {
       if (type === "ticket.called" || type === "ticket.recalled" || type === "ticket.started") {
         S.ticket = keepName(evt.ticket);
+        if (evt.step) { S.ticket.step = evt.step; S.ticket.next_step = evt.next_step || null; }
         if (S.status === "closed") S.status = "open";
       } else if (type === "ticket.finished" || type === "ticket.no_show" ||
-                 type === "ticket.transferred") {
+                 type === "ticket.transferred" || type === "ticket.step_moved") {
         if (S.ticket && S.ticket.id === evt.ticket_id) S.ticket = null;
       } else if (type === "counter.opened") {
         S.status = "open"; S.reason = null;
@@ -163,7 +164,9 @@
       if (type === "ticket.rated") {
         say(T.t("rated", { n: evt.ticket.number, s: SCORE_KEYS[evt.score] || evt.score }));
       }
-      if (/^ticket\.(finished|no_show|rated|called|transferred)$/.test(type)) loadTodaySoon();
+      if (/^ticket\.(finished|no_show|rated|called|transferred|step_moved)$/.test(type)) {
+        loadTodaySoon();
+      }
     }
     if (type === "device.status" && S.deviceNames.indexOf(evt.device) >= 0) {
       S.devices[evt.device + "/" + evt.part] = evt;
@@ -176,6 +179,11 @@
   function keepName(t) {
     if (t && S.ticket && S.ticket.id === t.id && S.ticket.procedure_name) {
       t.procedure_name = S.ticket.procedure_name;
+    }
+    // a visit of several steps: the events' ticket has no step, the answers and snapshot do
+    if (t && S.ticket && S.ticket.id === t.id && S.ticket.step && !t.step) {
+      t.step = S.ticket.step;
+      t.next_step = S.ticket.next_step;
     }
     return t;
   }
@@ -235,7 +243,12 @@
         var active = t.status === "called" || t.status === "serving";
         if (active && t.counter === S.counter) { S.ticket = t; S.status = "open"; }
         else if (S.ticket && S.ticket.id === t.id) S.ticket = null;
-        say(T.t(DONE[action], { n: t.number }));
+        if (t.status === "waiting" && t.step && (action === "finish" || action === "next-step")) {
+          // sent on to the next step of the visit, under the same number
+          say(T.t("done_step", { n: t.number, step: t.step.name, where: t.step.counter_hint }));
+        } else {
+          say(T.t(DONE[action], { n: t.number }));
+        }
       }
       renderConn();
       renderAll();
@@ -401,6 +414,12 @@
     set("[data-action=start]", t && t.status === "called");
     set("[data-action=no-show]", t && t.status === "called");
     set("[data-action=finish]", !!t);
+    // a visit of several steps: "Xong bước → Thu phí" sends the citizen on to the next step
+    var fb = document.querySelector("[data-action=finish] [data-t]");
+    var onward = !!(t && t.next_step);
+    fb.setAttribute("data-t", onward ? "finish_step" : "finish");
+    fb.textContent = T.t(onward ? "finish_step" : "finish");
+    $("finish-next").textContent = onward ? "→ " + t.next_step.name : "";
     set("[data-dialog=transfer]", !!t);
     set("#btn-pause", true);
     var pb = $("btn-pause").querySelector("[data-t]");
@@ -415,6 +434,9 @@
     // paused, "Gọi số tiếp theo" is disabled: the empty card says how to carry on
     $("t-state").textContent = t ? T.t(t.status === "serving" ? "t_serving" : "t_called")
                                  : T.t(S.status === "paused" ? "no_ticket_paused" : "no_ticket");
+    $("t-step").hidden = !(t && t.step);
+    $("t-step").textContent = t && t.step ? T.t("step", { i: t.step.index, c: t.step.count,
+                                                          name: t.step.name }) : "";
     $("t-priority").hidden = !(t && t.priority);
     $("t-priority").textContent = t && t.priority ? T.t("prio") + ": " + T.t(t.priority) : "";
     var team = t && S.teams[t.team_id];

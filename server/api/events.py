@@ -41,7 +41,8 @@ STAFF_HIDDEN = frozenset({"request"})
 # the ticket events a waiting citizen's phone is told about (it re-reads its own ticket)
 PUBLIC_TYPES = frozenset({"ticket.issued", "ticket.called", "ticket.recalled",
                           "ticket.started", "ticket.finished", "ticket.no_show",
-                          "ticket.transferred", "ticket.cancelled"})
+                          "ticket.transferred", "ticket.cancelled",
+                          "ticket.step_moved"})  # on to a visit's next step (issue #15)
 PUBLIC_FIELDS = ("type", "seq", "at", "site", "team_id", "counter")
 PUBLIC_MOVE_FIELDS = ("from_team", "to_team", "to_counter")
 PUBLIC_TICKET_FIELDS = ("number", "team_id", "status", "counter", "recalls")

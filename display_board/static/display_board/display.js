@@ -126,8 +126,18 @@
     }, FLASH_STEP_MS);
   }
 
+  // a visit of several steps (issue #15): a number sent on to its next step shows in the
+  // recent list as "1023 → Quầy 22 · Thu phí" (never in the big "now calling" box)
+  var MOVED = "ticket.step_moved";
+  function moveEntry(m) {
+    var to = m.to || {};
+    return { seq: m.seq, at: m.at, type: MOVED, number: m.ticket ? m.ticket.number : m.number,
+             counter: null, team_id: m.team_id, hint: to.counter_hint || "",
+             team_name: to.team_name || "", step: m.step ? m.step.name : "" };
+  }
+
   function renderNow(doFlash) {
-    var c = state.calls[0];
+    var c = state.calls.filter(function (x) { return x.type !== MOVED; })[0];
     $("nowNumber").textContent = c ? c.number : "----";
     $("nowCounter").textContent = c ? c.counter : "--";
     $("nowRecall").hidden = !(c && c.type === "ticket.recalled");
@@ -138,6 +148,16 @@
     var list = $("calls");
     var frag = document.createDocumentFragment();
     state.calls.slice(0, SHOWN_CALLS).forEach(function (c, i) {
+      if (c.type === MOVED) {
+        var mv = el("li", "move");
+        mv.setAttribute("data-seq", c.seq);
+        mv.appendChild(el("span", "num", String(c.number)));
+        mv.appendChild(el("span", "ctr", c.hint || c.team_name));
+        var what = c.step || c.team_name;
+        mv.appendChild(el("span", "step", "Sang bước " + what + " · Next step"));
+        frag.appendChild(mv);
+        return;
+      }
       var li = el("li", (i === 0 ? "latest " : "") + (c.type === "ticket.recalled" ? "recall" : ""));
       li.setAttribute("data-seq", c.seq);
       li.appendChild(el("span", "num", String(c.number)));
@@ -366,7 +386,12 @@
       if (!mine(c.team_id) || seen[key]) return false;
       seen[key] = true;
       return true;
-    }).slice(0, MAX_CALLS);
+    });
+    (s.last_moves || []).forEach(function (m) {
+      if (mine(m.team_id)) state.calls.push(moveEntry(m));
+    });
+    state.calls.sort(function (a, b) { return b.seq - a.seq; });
+    state.calls = state.calls.slice(0, MAX_CALLS);
     renderNow(false);
     renderCalls();
     renderCounters();
@@ -417,6 +442,17 @@
         break;
       case "ticket.started":
         if (c) { c.ticket = evt.ticket; renderCounter(c.number); }
+        break;
+      case "ticket.step_moved":
+        if (mine(evt.team_id) || (c && counterMine(c))) {
+          state.calls.unshift(moveEntry(evt));
+          if (state.calls.length > MAX_CALLS) state.calls.length = MAX_CALLS;
+          renderCalls();
+        }
+        if (c && c.ticket && c.ticket.id === evt.ticket_id) {
+          c.ticket = null;
+          renderCounter(c.number);
+        }
         break;
       case "ticket.finished":
       case "ticket.no_show":
