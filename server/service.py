@@ -395,6 +395,9 @@ class QueueService:
         self.store.update_ticket(chosen)
         state.ticket_id = chosen.id
         self.store.save_counter_state(state)
+        steps = self.steps(chosen)
+        if steps:  # a visit of several steps: screens say which step (console, board)
+            extra.update(self.step_view(chosen))
         self._event(events, now, "ticket.called", chosen, actor=actor, **extra)
         return 200, self.ticket_view(chosen, now)
 
@@ -715,6 +718,13 @@ class QueueService:
                                           with_officer)
                         for c in self.config.counters if c.site == site]
             calls = self.store.recent_events(site, CALL_TYPES, self.day_start(day), 10)
+            moves = self.store.recent_events(site, ("ticket.step_moved",),
+                                             self.day_start(day), 5) if self.config.routes \
+                else []
+            last_moves = [{"seq": e["seq"], "at": e["at"], "number": e["ticket"]["number"],
+                           "team_id": e["team_id"], "counter": e["counter"],
+                           "to": e.get("to"), "step": e.get("step")}
+                          for e in moves if e.get("ticket")]
             last_calls = [{"seq": e["seq"], "at": e["at"], "type": e["type"],
                            "number": e["ticket"]["number"], "counter": e["counter"],
                            "team_id": e["team_id"]} for e in calls if e.get("ticket")]
@@ -723,7 +733,7 @@ class QueueService:
                     "centre_en": self.config.name_en,  # the kiosk's English screens
                     "timezone": self.config.timezone,
                     "notice": self.config.notice, "teams": teams, "counters": counters,
-                    "last_calls": last_calls}
+                    "last_calls": last_calls, "last_moves": last_moves}
 
 
 def band_message(team_name: str, band, state: dict) -> str:
