@@ -168,7 +168,7 @@ def test_a_scanned_card_offers_elderly_priority_and_counts_against_the_limit(hal
     not_blank(tmp_path / "home-card.png")
 
 
-def test_dossier_lookup_typed_and_scanned_then_a_result_number(hall, tmp_path):
+def test_dossier_lookup_typed_and_scanned_then_a_result_number(hall, emulator, tmp_path):
     receipt = f"https://dichvucong.example.gov.vn/tra-cuu?ma={READY_DOSSIER}&key={READY_KEY}"
     steps = [READY, {"touch": {"id": "tile_lookup"}}, {"wait": {"screen": "lookup"}},
              {"type": BUSY_DOSSIER.lower().replace("0", "o", 2)},  # O for 0: normalised
@@ -181,9 +181,25 @@ def test_dossier_lookup_typed_and_scanned_then_a_result_number(hall, tmp_path):
              {"scan": receipt}, {"wait": {"screen": "lookup"}},
              {"wait": {"text": "Đã có kết quả"}},
              {"screenshot": str(tmp_path / "lookup-ready.png")}, {"dump": "ready"},
-             {"touch": {"id": "take"}}, {"wait": {"screen": "ticket"}}, {"dump": "ticket"}]
-    res = kiosk(hall, tmp_path, steps)
+             {"touch": {"id": "take"}}, {"wait": {"screen": "ticket"}}, {"dump": "ticket"},
+             # the province's system down: said on the screen, the kiosk keeps working
+             {"touch": {"text": "Xong"}}, {"wait": {"screen": "home"}},
+             {"touch": {"id": "tile_lookup"}}, {"wait": {"screen": "lookup"}},
+             {"type": BUSY_DOSSIER}, {"touch": {"id": "key_box"}}, {"type": BUSY_KEY},
+             {"write": str(tmp_path / "typed")}, {"wait": {"file": str(tmp_path / "down")}},
+             {"touch": {"id": "go"}}, {"wait": {"text": "đang không trả lời"}},
+             {"dump": "down"}]
+    steps = [dict(s, timeout=s.get("timeout", 20)) if "wait" in s else s for s in steps]
+    run = KioskRun(tmp_path, hall.url, hall.tokens["kiosk-1"], steps)
+    run.wait_flag("typed", timeout=120)
+    emulator.control(mode="down")
+    try:
+        run.set_flag("down")
+        res = run.result()
+    finally:
+        emulator.control(mode="normal")
     d = res["dumps"]
+    assert d["down"]["screen"] == "lookup" and d["down"]["visit"]["lookup_result"] == {}
     assert d["wrong"]["visit"]["lookup_result"] == {}
     assert not any("Đang xử lý" in t for t in d["wrong"]["texts"])
     assert d["busy"]["visit"]["lookup_result"]["status"] == "processing"
