@@ -103,3 +103,16 @@ def test_api_serves_the_demo_s_clean_fields(live_server, tokens):
     listing = live_server.get("/procedures?q=doi giay phep lai xe", kiosk).json()
     hit = next(p for p in listing["items"] if p["code"] == "3.000347")
     assert hit["fee_free"] == 0
+
+
+def test_an_admin_edit_of_the_fee_or_time_reads_its_clean_fields_again(client):
+    from tests.conftest import bearer, login
+
+    admin = bearer(login(client, "admin"))
+    res = client.patch("/api/v1/admin/procedures/1.001193", headers=admin,
+                       json={"fee": "Lệ phí: 8.000 đồng/lần.", "processing_days": "02 ngày"})
+    assert res.status_code == 200, res.get_json()
+    proc = client.get("/api/v1/procedures/1.001193", headers=admin).get_json()
+    assert (proc["fee_free"], proc["fee_amount_min"], proc["fee_text"]) == (
+        0, 8_000, "Lệ phí: 8.000 đồng/lần.")
+    assert (proc["time_days"], proc["time_text"]) == (2, "02 ngày")

@@ -6,6 +6,8 @@ import json
 
 from common.text import fold
 
+from ..procedure_texts import parse_fee, parse_time
+
 
 class AdminMixin:
     def update_user(self, username: str, *, role: str | None = None,
@@ -46,6 +48,17 @@ class AdminMixin:
                 if col == "name":
                     sets.append("name_folded = ?")
                     params.append(fold(value))
+        # an edited fee or time text: its clean fields read again (issue #16, m015)
+        derived = {}
+        if "fee" in changes:
+            fee = parse_fee(str(changes["fee"] or ""))
+            derived |= {k: fee[k] for k in ("fee_free", "fee_amount_min", "fee_amount_max",
+                                            "fee_text")}
+        if "processing_days" in changes:
+            derived |= parse_time(str(changes["processing_days"] or ""))
+        for col, value in derived.items():
+            sets.append(f"{col} = ?")
+            params.append(value)
         if not sets:
             return self.procedure(code) is not None
         cur = self.conn.execute(f"UPDATE procedures SET {', '.join(sets)} WHERE code = ?",
