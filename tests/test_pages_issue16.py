@@ -20,6 +20,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+import requests
 from test_display_routes import open_display
 from test_manager_browser import sign_in
 
@@ -211,3 +212,7 @@ def test_admin_chooses_teams_by_name_and_reads_the_audit(server, watched):
     assert msg.index("chồng lên") < msg.index("(invalid configuration")
     page.wait_for_timeout(300)
     assert errors == [] and missing == []
+    # the icon every page's browser asks for: a real small image, not a 404
+    icon = requests.get(server.url + "/favicon.ico", timeout=5)
+    assert icon.status_code == 200 and icon.headers["Content-Type"].startswith("image/")
+    assert 0 < len(icon.content) < 4096
