@@ -155,11 +155,11 @@ def load(store: Store, months: int, tz, say=print, seed: float = 0.5,
     journeys = 0
     gen_s = agg_s = prov_s = 0.0
     spans = months_of(months)
-    for d0, d1 in spans:
+    for i, (d0, d1) in enumerate(spans):
         month = d0.strftime("%Y-%m")
         t1 = time.perf_counter()
         with store.tx() as conn:
-            conn.execute("SELECT setseed(%s)", (seed,))
+            conn.execute("SELECT setseed(%s)", ((seed + i / 1000) % 1,))  # each month its own
             conn.execute(SETUP)
             with conn.cursor() as cur, cur.copy("COPY bench_sites FROM STDIN") as copy:
                 for row in sites:

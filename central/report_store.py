@@ -6,8 +6,8 @@ would add up 135 sites' rows per month and key; `province_agg` holds each closed
 up over every site once (listed in `province_months`), so such a report reads one row per
 month and key. It is a cache with one rule: whatever changes a site's rows of a month deletes
 that month's province rows in the same transaction (`drop_province_months`, under the
-month's advisory lock), and `build_province_month` (the roll-up loop) adds them up again
-under the same lock. A report never sees a stale province row: in one statement it reads
+month's advisory lock, shared), and `central.reports.roll_up_province` (the roll-up loop)
+adds them up again under the same lock, exclusive. A report never sees a stale province row: in one statement it reads
 the province rows of the months present and the sites' own rows of the other months.
 
 Each report is one SQL statement: sums and maxima are added up in SQL, and the sparse
@@ -156,17 +156,21 @@ class ReportReads:
 
     # -- the province roll-up ----------------------------------------------------------------
     @staticmethod
-    def lock_province_months(conn, months: Iterable[str]) -> None:
-        """The advisory locks of months' province rows (in order: no deadlock)."""
+    def lock_province_months(conn, months: Iterable[str], shared: bool = False) -> None:
+        """The advisory locks of months' province rows, until the transaction ends (taken
+        in order: no deadlock). Ingests take them shared (they never wait for each other),
+        the roll-up exclusive: it adds a month up only when no change to it is in flight,
+        and a change that starts meanwhile waits, then deletes what it wrote."""
+        fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         for month in sorted(set(months)):
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"province:{month}",))
+            conn.execute(f"SELECT {fn}(hashtext(%s))", (f"province:{month}",))
 
     def drop_province_months(self, conn, months: Iterable[str]) -> None:
         """A site's rows of these months changed: their province rows are out of date."""
         months = sorted(set(months))
         if not months:
             return
-        self.lock_province_months(conn, months)
+        self.lock_province_months(conn, months, shared=True)
         conn.execute("DELETE FROM province_months WHERE month = ANY(%s)", (months,))
         conn.execute("DELETE FROM province_agg WHERE day = ANY(%s)", (months,))
 

@@ -74,6 +74,8 @@ def rebuild_stats(store: Store, conn, site_days, tz, now: datetime) -> None:
     site_days = sorted(set(site_days))
     if not site_days:
         return
+    # first: the province rows of these months go (a roll-up in flight finishes first)
+    store.drop_province_months(conn, [day[:7] for _site, day in site_days])
     ends: dict[str, str] = {}
 
     def day_end(day: str) -> str:
@@ -87,7 +89,6 @@ def rebuild_stats(store: Store, conn, site_days, tz, now: datetime) -> None:
         store.replace_stats(conn, "d", part, rows)
     current = open_month(now, tz)
     months = sorted({(site, day[:7]) for site, day in site_days})
-    store.drop_province_months(conn, [month for _site, month in months])
     store.drop_month_rows(conn, months)
     for site, month in months:
         if month < current:
