@@ -67,7 +67,8 @@ class AdminService:
         configuration swapped in (live for every later request)."""
         bad = set(changes) - set(EDITABLE)
         if bad:
-            raise ValidationFailed(f"Cannot change {sorted(bad)}", code="bad_config")
+            raise ValidationFailed(f"Không sửa được {', '.join(sorted(bad))} từ trang quản trị "
+                                   f"(cannot change {sorted(bad)})", code="bad_config")
 
         def cmd(now, events):
             self.refresh()  # under the write lock: another process's change is seen first
@@ -144,7 +145,8 @@ class AdminService:
     def set_notice(self, text: str, *, actor: str, idem=None) -> tuple[int, dict]:
         """The notice shown on the hall board and the kiosk (a configuration change)."""
         if not isinstance(text, str) or len(text) > 2000:
-            raise ValidationFailed("notice must be text of at most 2000 characters")
+            raise ValidationFailed("Thông báo phải là văn bản, tối đa 2000 ký tự (notice must be "
+                                   "text of at most 2000 characters)")
         return self.update_config({"notice": text}, actor=actor, idem=idem)
 
     # -- procedure catalogue --------------------------------------------------------------
@@ -152,7 +154,8 @@ class AdminService:
                        idem=None) -> tuple[int, dict]:
         changes = {k: changes[k] for k in PROCEDURE_EDITABLE if k in changes}
         if "documents" in changes and not isinstance(changes["documents"], list):
-            raise ValidationFailed("documents must be a list of strings")
+            raise ValidationFailed("Giấy tờ phải là danh sách các dòng chữ (documents must be a "
+                                   "list of strings)")
 
         def cmd(now, events):
             if changes.get("team_id") is not None:
@@ -173,7 +176,8 @@ class AdminService:
                     idem=None) -> tuple[int, dict]:
         """Every procedure of a field goes to `team_id` from now on."""
         if not isinstance(field, str) or not isinstance(team_id, int):
-            raise ValidationFailed("field (text) and team_id (number) are required")
+            raise ValidationFailed("Cần chọn lĩnh vực và tổ (field as text and team_id as a "
+                                   "number are required)")
 
         def cmd(now, events):
             self.config.team(team_id)
@@ -192,7 +196,8 @@ class AdminService:
         itself is recorded under the key, so one upload never imports twice."""
         suffix = Path(file_name or "").suffix.lower()
         if suffix not in IMPORT_SUFFIXES:
-            raise ValidationFailed("Use a .csv or .xlsx file", code="bad_import")
+            raise ValidationFailed("Chỉ nhận tệp .csv hoặc .xlsx (use a .csv or .xlsx file)",
+                                   code="bad_import")
         if self.data_dir is None:
             raise RuntimeError("AdminService needs data_dir for uploads")
         with self._jobs_lock:
@@ -229,5 +234,5 @@ class AdminService:
 
     def import_job(self, job: str) -> dict:
         if job not in self.jobs:
-            raise NotFound("unknown import job", code="unknown_job")
+            raise NotFound("Không có lần nhập này (unknown import job)", code="unknown_job")
         return self.jobs[job]

@@ -71,7 +71,8 @@ def _counters(value) -> list[int] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(c, int) for c in value):
-        raise ValidationFailed("counters must be a list of counter numbers")
+        raise ValidationFailed("Quầy phải là danh sách số quầy (counters must be a list of "
+                               "counter numbers)")
     for c in value:
         qms().config.counter(c)
     return value
@@ -141,7 +142,8 @@ def route_field():
 def start_import():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise ValidationFailed("Send the catalogue as multipart field 'file' (.csv or .xlsx)")
+        raise ValidationFailed("Hãy chọn tệp danh mục .csv hoặc .xlsx (send the catalogue as "
+                               "multipart field 'file': .csv or .xlsx)")
     return admin().start_import(upload.stream, upload.filename, actor=actor(),
                                 idem=idem()), 202
 
