@@ -17,7 +17,7 @@ from server import rules
 from server.config import Route, RouteStep, from_dict
 from server.demo import demo_config
 from server.errors import QMSError, ValidationFailed
-from tools.testing import LiveServer
+from tools.testing import PASSWORDS, LiveServer
 
 FEE_PROC = "1.014063"  # Cấp đổi thẻ căn cước: 50.000 đồng (team 6 -> fee 7 -> result 8)
 FREE_PROC = "1.014067"  # Cấp đổi giấy chứng nhận căn cước: Miễn phí (team 6 -> result 8)
@@ -207,7 +207,8 @@ def test_three_step_visit_keeps_its_number(server, officers):
     res = server.post("/tickets", kiosk, {"procedure_code": FEE_PROC})
     assert res.status_code == 201, res.text
     ticket = res.json()
-    assert ticket["step"] == {"index": 1, "count": 3, "name": "Tiếp nhận", "kind": "receive"}
+    assert ticket["step"] == {"index": 1, "count": 3, "name": "Tiếp nhận", "kind": "receive",
+                              "counter_hint": "Quầy 20, Quầy 21, Quầy 23"}
     assert ticket["next_step"]["team_id"] == 7 and ticket["next_step"]["counter_hint"] == "Quầy 22"
     number, token = ticket["number"], ticket["token"]
 
@@ -226,7 +227,8 @@ def test_three_step_visit_keeps_its_number(server, officers):
 
     called, done = serve(server, officers, 23)
     assert called["number"] == number and done["status"] == "done"
-    assert done["step"] == {"index": 3, "count": 3, "name": "Trả kết quả", "kind": "result"}
+    assert done["step"] == {"index": 3, "count": 3, "name": "Trả kết quả", "kind": "result",
+                            "counter_hint": "Quầy 23"}
 
     events = events_of(server, ticket["id"])
     assert [e["type"] for e in events] == [
@@ -258,6 +260,29 @@ def test_three_step_visit_keeps_its_number(server, officers):
     res = server.post("/counters/23/next-step", officers[23], {"ticket_id": ticket["id"]})
     assert (res.status_code, res.json()["error"]["code"]) == (409, "ticket_closed")
     assert "không chuyển sang bước khác" in res.json()["error"]["message"]
+
+
+def test_manager_page_shows_the_steps(server, browser):
+    """The manager's reports page, section "Theo bước của hồ sơ", in Chromium: one row per
+    step of the three-step visit above, with its team."""
+    page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="vi-VN")
+    try:
+        page.goto(server.url + "/manager")
+        page.fill("input[name=username]", "giamdoc")
+        page.fill("input[name=password]", PASSWORDS["giamdoc"])
+        page.click("button[type=submit]")
+        page.click("#tabs button[data-tab=reports]")
+        page.click("#r-load")
+        page.wait_for_selector("#steps-table[data-loaded='1']")
+        cells = page.eval_on_selector_all(
+            "#steps-table tbody tr", "rows => rows.map(r => [r.cells[0].textContent, "
+            "r.cells[1].textContent, r.cells[3].textContent])")
+        assert cells == [["Bước 1 · Tiếp nhận", "Tổ Công an – Cư trú – Căn cước và lĩnh vực khác",
+                          "1"], ["Bước 2 · Thu phí", "Thu phí – Ngân hàng/Kho bạc", "1"],
+                         ["Bước 3 · Trả kết quả", "Trả kết quả", "1"]]
+        assert "1 lượt hồ sơ qua nhiều bước" in page.text_content("#steps-note")
+    finally:
+        page.close()
 
 
 def test_no_fee_step_is_skipped(server, officers):
