@@ -274,7 +274,8 @@ class CounterBridge:
                 self._set_ticket(v, evt["ticket"])
                 v.status = "open"
                 blink = kind != "ticket.started"
-            elif kind in ("ticket.finished", "ticket.no_show", "ticket.transferred"):
+            elif kind in ("ticket.finished", "ticket.no_show", "ticket.transferred",
+                          "ticket.step_moved"):
                 if v.ticket_id == evt["ticket_id"]:
                     self._clear_ticket(v)
                 if kind == "ticket.finished":

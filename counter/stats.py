@@ -8,7 +8,10 @@ one the manager's reports use, so the definitions are the same:
 - service time = start (or call, when the officer finished without pressing start) to
   finish; ratings = those given to tickets served at the counter;
 - wait = issue to first call, counted at the counter that made the first call;
-- called / no-show / transferred = those actions taken at the counter.
+- called / no-show / transferred = those actions taken at the counter;
+- steps (visits of several steps under one number, issue #15): `steps_served` = the steps
+  the counter served (sent on to the next step or finished), `moved_on` = those sent on,
+  `avg_step_service_s` = their mean service time, as the by-step report's `counters`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from server.reports.fold import fold
+from server.reports.figures import step_counters
+from server.reports.fold import fold, fold_steps
 
 BUSINESS_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -38,12 +42,17 @@ def counter_today(events: list[dict], counter: int, tz: ZoneInfo = BUSINESS_TZ) 
         if j["rating"] is not None:
             ratings[str(j["rating"])] += 1
     rated = sum(ratings.values())
+    steps = next((r for r in step_counters(fold_steps(events, tz)) if r["counter"] == counter),
+                 {"served": 0, "moved_on": 0, "service_s": {"mean": None}})
     return {
         "counter": counter,
         "served": len(served),
         "called": sum(1 for e in mine if e["type"] == "ticket.called"),
         "no_show": sum(1 for e in mine if e["type"] == "ticket.no_show"),
         "transferred": sum(1 for e in mine if e["type"] == "ticket.transferred"),
+        "steps_served": steps["served"],
+        "moved_on": steps["moved_on"],
+        "avg_step_service_s": steps["service_s"]["mean"],
         "avg_service_s": round(sum(service) / len(service), 1) if service else None,
         "avg_wait_s": round(sum(waits) / len(waits), 1) if waits else None,
         "ratings": ratings,

@@ -255,6 +255,15 @@ def test_three_step_visit_keeps_its_number(server, officers):
         assert row["wait_s"]["max"] == pytest.approx(s["wait"], abs=0.051)
     assert [rows[t]["moved_on"] for t in (6, 7, 8)] == [1, 1, 0]
     assert rows[8]["finished"] == 1 and rows[8]["step_name"] == "Trả kết quả"
+    # each counter's figures of the day agree with the report's counters
+    by_counter = {r["counter"]: r for r in body["counters"]}
+    for n, moved_on in ((21, 1), (22, 1), (23, 0)):
+        today = server.get(f"/counters/{n}/today", officers[n]).json()
+        assert (today["steps_served"], today["moved_on"]) == (1, moved_on)
+        assert by_counter[n]["served"] == 1 and by_counter[n]["moved_on"] == moved_on
+        assert today["avg_step_service_s"] == by_counter[n]["service_s"]["mean"]
+    assert [server.get(f"/counters/{n}/today", officers[n]).json()["served"]
+            for n in (21, 22, 23)] == [0, 0, 1]  # visits finished there
 
     # a visit that has ended moves nowhere
     res = server.post("/counters/23/next-step", officers[23], {"ticket_id": ticket["id"]})

@@ -321,7 +321,8 @@ class ReportEngine:
             r["label"] = f"Bước {r['step_index']} · {r['step_name']} · {r['team']}"
         visits = {r["ticket_id"] for r in step_rows if r["step_name"] is not None}
         return {"from": d0.isoformat(), "to": d1.isoformat(), "site": site, "exact": True,
-                "visits": len(visits), "rows": rows}
+                "visits": len(visits), "rows": rows,
+                "counters": fig.step_counters(step_rows)}
 
     def journeys(self, d0, d1, site=None) -> list[dict]:
         with self.store.read():

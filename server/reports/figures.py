@@ -206,3 +206,17 @@ def step_summary(rows: Iterable[dict]) -> list[dict]:
             "service_s": stats([r["service_s"] for r in served
                                 if r["service_s"] is not None])})
     return out
+
+
+def step_counters(rows: Iterable[dict]) -> list[dict]:
+    """Per counter, the steps it served (sent on or finished) of every visit, of one step or
+    several: {"counter", "served", "moved_on", "service_s"} (the counter's figures show the
+    same, `counter/stats.py`)."""
+    groups: dict = defaultdict(list)
+    for r in rows:
+        if r["outcome"] in ("moved", "done") and r["counter"] is not None:
+            groups[r["counter"]].append(r)
+    return [{"counter": n, "served": len(rs),
+             "moved_on": sum(1 for r in rs if r["outcome"] == "moved"),
+             "service_s": stats([r["service_s"] for r in rs if r["service_s"] is not None])}
+            for n, rs in sorted(groups.items())]
