@@ -449,20 +449,22 @@ class BookingService:
         return self._mutate(code_text, phone, fn, idem)
 
     # -- check-in at the kiosk or the counter -----------------------------------------------
-    def _by_id_number(self, id_number, today: str) -> dict:
+    def _by_id_number(self, id_number, today: str, now: datetime,
+                      site: str | None) -> dict:
+        """Today's booking of a scanned CCCD (this site's first): the first one whose
+        on-time window has not passed, else the last."""
         rows = self.store.bookings_by_id_hash(person_hash(self.store, id_number), today)
+        if site is not None and any(r["site"] == site for r in rows):
+            rows = [r for r in rows if r["site"] == site]
         usable = [r for r in rows if r["status"] == "booked"]
         if not usable:
             if rows:
                 raise booking_error(rows[-1]["status"])
             raise NotFound("Không có lịch hẹn hôm nay cho số CCCD này (no booking today for "
                            "this CCCD)", code="booking_not_found")
-        local = self.local_now().strftime("%H:%M")
-        # the slot closest to now: the first one whose on-time window has not passed
+        after = timedelta(minutes=self.config.booking.checkin_after_min)
         for r in usable:
-            until = self.at(r["day"], r["slot_start"]) + timedelta(
-                minutes=self.config.booking.checkin_after_min)
-            if until.astimezone(self.config.tz).strftime("%H:%M") >= local:
+            if self.at(r["day"], r["slot_start"]) + after >= now:
                 return r
         return usable[-1]
 
@@ -482,7 +484,7 @@ class BookingService:
         def cmd(now, events):
             today = self.service.today(now)
             row = (self.store.booking(found["code"]) if found
-                   else self._by_id_number(id_number, today))
+                   else self._by_id_number(id_number, today, now, site))
             if site is not None and row["site"] != site:
                 raise Conflict(f"Lịch hẹn này ở điểm {self.config.sites.get(row['site'])} "
                                f"(the booking is for another site)", code="booking_other_site")
@@ -508,8 +510,9 @@ class BookingService:
             status, body = issue(now, events)
             self.store.update_booking(row["code"], status="late" if late else "checked_in",
                                       checked_in_at=iso(now), ticket_id=body["id"])
+            # not `ticket_id`: a message's top-level ticket_id makes it a ticket's event
             self._event(events, now, BOOKING_CHECKED_IN, row, actor, late=late,
-                         ticket_id=body["id"], number=body["number"])
+                        issued_ticket=body["id"], number=body["number"])
             return status, body
 
         return self.service.run(cmd, idem)

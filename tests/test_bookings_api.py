@@ -228,11 +228,19 @@ def test_checkin_early_on_time_used(client, tokens, clock):
 
 def test_checkin_by_cccd_and_late(client, tokens, clock):
     a = book(client, "08:30", id_number=CCCD).get_json()["code"]
+    other = client.post("/api/v1/bookings", json={"field": "Chứng thực", "day": DAY,
+                                                  "start": "10:00", "phone": "0933333333",
+                                                  "id_number": CCCD}).get_json()["code"]
+    b = book(client, "09:00", phone="0987654321").get_json()["code"]
     clock.local(DAY, "08:20")
-    res = checkin(client, tokens["kiosk-1"], id_number=CCCD)
+    res = checkin(client, tokens["kiosk-1"], id_number=CCCD)  # the 08:30 one, not 10:00
     assert res.status_code == 201 and res.get_json()["booking"]["code"] == a
     assert res.get_json()["booking"]["late"] is False
-    b = book(client, "09:00", phone="0987654321").get_json()["code"]
+    clock.local(DAY, "09:40")
+    res = checkin(client, tokens["kiosk-1"], id_number=CCCD)
+    assert res.status_code == 201 and res.get_json()["booking"]["code"] == other
+    res = checkin(client, tokens["kiosk-1"], id_number=CCCD)
+    assert res.status_code == 409 and error(res) == "booking_used"
     clock.local(DAY, "09:16")  # 16 minutes after the slot start: late
     officer = login(client, "canbo01", 1)
     res = checkin(client, officer, code=b)
