@@ -15,14 +15,12 @@ transaction). The phone and the CCCD number are stored only as HMAC-SHA256 hashe
 database's own salt (table `person_salt`, made by migration m014); the numbers a scanned
 CCCD took (`person_marks`) are kept for their day only.
 
-This module imports nothing of `server.service` (the service imports the person helpers).
+The person hash (phone, CCCD) and the per-person limit on numbers are in `server/persons.py`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import re
 from datetime import UTC, date, datetime, time, timedelta
 
 from common import booking_code
@@ -36,6 +34,7 @@ from common.vocabulary import (
 
 from .config import WEEKDAYS
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
+from .persons import clean_id_number, clean_phone, person_field, person_hash, phone_hash
 
 #: public writes (book, cancel, change) per client address per window
 PUBLIC_WRITES = 20
@@ -47,8 +46,6 @@ CODE_GUESS_WINDOW_S = 60
 DEFAULT_SPANS = [["07:30", "11:30"], ["13:30", "17:00"]]
 DEFAULT_DAYS = ("mon", "tue", "wed", "thu", "fri")
 
-CCCD = re.compile(r"\d{12}")
-PHONE = re.compile(r"0[1-9]\d{8,9}")
 STATUS_VI = {"booked": "Đã đặt lịch", "checked_in": "Đã nhận số", "late": "Đã nhận số (muộn)",
              "cancelled": "Đã huỷ", "no_show": "Không đến"}
 STATUS_EN = {"booked": "Booked", "checked_in": "Checked in", "late": "Checked in late",
@@ -57,58 +54,6 @@ STATUS_EN = {"booked": "Booked", "checked_in": "Checked in", "late": "Checked in
 
 def iso(dt: datetime) -> str:
     return dt.isoformat(timespec="milliseconds")
-
-
-# -- the person hash ---------------------------------------------------------------------------
-def _hash(store, kind: str, value: str) -> str:
-    salt = store.person_salt()
-    return hmac.new(bytes.fromhex(salt), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
-
-
-def clean_id_number(id_number) -> str:
-    text = re.sub(r"[\s.-]", "", id_number) if isinstance(id_number, str) else ""
-    if not CCCD.fullmatch(text):
-        raise ValidationFailed("Số CCCD phải gồm đúng 12 chữ số (the CCCD number must be "
-                               "12 digits)", code="id_number_invalid")
-    return text
-
-
-def person_hash(store, id_number) -> str:
-    """The salted hash of a 12-digit CCCD number (422 `id_number_invalid` otherwise)."""
-    return _hash(store, "cccd", clean_id_number(id_number))
-
-
-def clean_phone(phone) -> str:
-    text = re.sub(r"[\s.()-]", "", phone) if isinstance(phone, str) else ""
-    if text.startswith("+84"):
-        text = "0" + text[3:]
-    elif text.startswith("84") and len(text) >= 11:
-        text = "0" + text[2:]
-    if not PHONE.fullmatch(text):
-        raise ValidationFailed("Số điện thoại không hợp lệ, ví dụ 0912345678 (invalid phone "
-                               "number, e.g. 0912345678)", code="phone_invalid")
-    return text
-
-
-def phone_hash(store, phone: str) -> str:
-    return _hash(store, "phone", clean_phone(phone))
-
-
-def person_field(procedure: dict | None, team_id: int) -> str:
-    """The field a number or a booking counts against (the team when no procedure)."""
-    if procedure and procedure.get("field"):
-        return procedure["field"]
-    return f"team:{team_id}"
-
-
-def check_person_limit(store, config, person: str, day: str, field: str) -> None:
-    """409 `person_limit` when this CCCD already took its numbers in `field` today."""
-    store.purge_person_marks(day)
-    most = config.booking.tickets_per_field
-    if store.person_marks_count(person, day, field) >= most:
-        raise Conflict(f"Mỗi người chỉ được lấy {most} số mỗi lĩnh vực mỗi ngày; bạn đã lấy "
-                       f"số cho lĩnh vực này hôm nay (at most {most} number(s) per person, "
-                       f"field and day)", code="person_limit", details={"limit": most})
 
 
 def booking_error(status: str) -> Conflict:
