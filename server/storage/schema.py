@@ -496,3 +496,17 @@ def m015_procedure_fees(db: Database) -> None:
         ALTER TABLE procedures ADD COLUMN time_text TEXT NOT NULL DEFAULT '';
         """
     )
+
+
+@migrations()
+def m016_queue_ahead_index(db: Database) -> None:
+    """"How many are ahead of me" without reading a table row per ticket ahead: a covering
+    index over the normal queue (every column the count tests, then the wait clock; the
+    rowid breaks ties). With 600 waiting in a team the count took ~400 µs through
+    `tickets_queue`, ~130 µs through this one (issue #14)."""
+    db.executescript(
+        """
+        CREATE INDEX tickets_ahead ON tickets
+            (site, day, team_id, status, target_counter, priority, wait_from);
+        """
+    )
