@@ -151,7 +151,7 @@ def test_events_api_is_not_open_to_a_ticket_token(client, tokens):
 
 @pytest.fixture
 def two_sites(data_dir):
-    """The demo centre plus a branch `b1` (team 7, counter 24) with its own display."""
+    """The demo centre plus a branch `b1` (team 9, counter 24) with its own display."""
     import tomllib
 
     import tomli_w
@@ -162,8 +162,8 @@ def two_sites(data_dir):
     path = data_dir / CONFIG_NAME
     cfg = tomllib.loads(path.read_text(encoding="utf-8"))
     cfg["sites"] = {**cfg.get("sites", {"main": "Trụ sở chính"}), "b1": "Chi nhánh 1"}
-    cfg["teams"].append({"id": 7, "name": "Tổ chi nhánh", "band": [7001, 7999], "site": "b1"})
-    cfg["counters"].append({"number": 24, "teams": [7], "site": "b1", "name": "Quầy 24"})
+    cfg["teams"].append({"id": 9, "name": "Tổ chi nhánh", "band": [9001, 9999], "site": "b1"})
+    cfg["counters"].append({"number": 24, "teams": [9], "site": "b1", "name": "Quầy 24"})
     path.write_text(tomli_w.dumps(cfg), encoding="utf-8")
     app = create_app({"DATA_DIR": str(data_dir), "TESTING": True, "ASYNC_MODE": "threading"})
     added = app.extensions["qms"].accounts.add_device("display-b1", "display", (), "b1")
@@ -177,7 +177,7 @@ def test_staff_rooms_are_limited_to_the_sites_they_may_follow(two_sites, tokens)
 
     app, branch_display = two_sites
     client = app.test_client()
-    for rooms in (["site:b1"], ["team:7"], ["counter:24"], ["site:main", "team:7"]):
+    for rooms in (["site:b1"], ["team:9"], ["counter:24"], ["site:main", "team:9"]):
         refused = socketio.test_client(app, auth={"token": tokens["display-1"],
                                                   "rooms": rooms})
         assert not refused.is_connected(), rooms
