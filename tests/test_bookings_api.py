@@ -201,9 +201,12 @@ def test_checkin_early_on_time_used(client, tokens, clock):
     clock.local(DAY, "09:50")
     before = client.post("/api/v1/tickets", json={"team_id": 1}, headers=bearer(kiosk))
     clock.local(DAY, "09:45")
-    res = checkin(client, kiosk, code=code)
+    key = {**bearer(kiosk), "Idempotency-Key": "checkin-1"}
+    res = client.post("/api/v1/bookings/checkin", json={"code": code}, headers=key)
     assert res.status_code == 201, res.get_json()
     t = res.get_json()
+    retry = client.post("/api/v1/bookings/checkin", json={"code": code}, headers=key)
+    assert retry.status_code == 201 and retry.get_json()["id"] == t["id"]  # one number
     assert t["booking"] == {"code": code, "late": False, "start": "10:00", "end": "10:30"}
     assert t["channel"] == "appointment" and t["team_id"] == 1 and t["token"]
     assert datetime.fromisoformat(t["wait_from"]) == datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
