@@ -455,9 +455,9 @@ class BookingService:
             status, body = issue(now, events)
             self.store.update_booking(row["code"], status="late" if late else "checked_in",
                                       checked_in_at=iso(now), ticket_id=body["id"])
-            # not `ticket_id`: a message's top-level ticket_id makes it a ticket's event
+            # the ticket it became (the fold skips booking.* events, whatever their ticket)
             self._event(events, now, BOOKING_CHECKED_IN, row, actor, late=late,
-                        issued_ticket=body["id"], number=body["number"])
+                        ticket_id=body["id"], number=body["number"])
             return status, body
 
         return self.service.run(cmd, idem)
