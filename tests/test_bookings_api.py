@@ -425,3 +425,19 @@ def test_booking_configuration_is_checked():
             from_dict({"booking": bad})
         assert err.value.details["field"] == field
         assert "Đặt lịch hẹn" in err.value.message
+
+
+def test_change_on_the_booking_page(client):
+    code = book(client).get_json()["code"]
+    page = client.get(f"/dat-lich/{code}?day={NEXT}").get_data(as_text=True)
+    assert 'id="change"' in page and 'data-start="14:00"' in page
+    res = client.post(f"/dat-lich/{code}/doi", data={"phone": "0999999999", "day": NEXT,
+                                                     "start": "14:00"})
+    assert res.status_code == 403 and 'data-code="booking_phone_wrong"' in \
+        res.get_data(as_text=True)
+    res = client.post(f"/dat-lich/{code}/doi", data={"phone": PHONE, "day": NEXT,
+                                                     "start": "14:00"})
+    assert res.status_code == 303 and res.headers["Location"].endswith(f"/dat-lich/{code}?doi=1")
+    page = client.get(f"/dat-lich/{code}?doi=1").get_data(as_text=True)
+    assert "Đã đổi lịch hẹn" in page and "14:00–14:30" in page and "02/12/2026" in page
+    assert left(client)["10:00"] == 2 and left(client, NEXT)["14:00"] == 1
