@@ -45,6 +45,7 @@ class Citizen:
     number: int | None = None
     state: str = "waiting"  # waiting | called | serving | done | no_show
     recalls: int = 0
+    id_number: str | None = None  # the CCCD number the kiosk scanned (issue #15)
 
 
 # -- kiosks ----------------------------------------------------------------------------------
@@ -59,6 +60,8 @@ class Kiosk:
         body = {"procedure_code": citizen.procedure_code, "channel": "kiosk"}
         if citizen.priority:
             body["priority"] = citizen.priority
+        if citizen.id_number:
+            body["id_number"] = citizen.id_number
         try:
             _, res = self.api.command("/tickets", body, key=f"sim-{new_key()}",
                                       retry_for=10)

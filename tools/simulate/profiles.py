@@ -41,8 +41,9 @@ BAC_NINH_FIELDS = {
 }
 DEFAULT_FIELD_WEIGHT = 0.15
 
-# team -> median service time (s); lognormal with sigma SERVICE_SIGMA
-BAC_NINH_SERVICE = {1: 330, 2: 720, 3: 600, 4: 480, 5: 420, 6: 300}
+# team -> median service time (s); lognormal with sigma SERVICE_SIGMA; 7 and 8 are the
+# demo centre's fee desk (paying at the bank or treasury desk) and result-return counter
+BAC_NINH_SERVICE = {1: 330, 2: 720, 3: 600, 4: 480, 5: 420, 6: 300, 7: 150, 8: 180}
 SERVICE_SIGMA = 0.5
 
 # share of each priority class among priority citizens, in PRIORITY_CLASSES' order

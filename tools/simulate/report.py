@@ -49,6 +49,8 @@ def check_sequences(events: list[dict], ticket_ids: set[int] | None = None) -> d
         tid = e.get("ticket_id")
         if tid is None or (ticket_ids is not None and tid not in ticket_ids) or tid in bad:
             continue
+        if not e["type"].startswith("ticket."):  # booking.checked_in names its ticket too
+            continue
         now = state.get(tid)
         nxt = MOVES.get(now, {}).get(e["type"])
         if nxt is None:
@@ -191,8 +193,25 @@ def text(summary: dict) -> str:
                  f"{'in' if d['in_order'] else 'NOT in'} seq order (missed {d['missed']}; "
                  f"{d['pushed']} pushes, {d['overtaken']} overtaken, "
                  f"{d['caught_up']} caught up); loop lag max {s['lag_max_s']} s")
+    lines += visit_lines(s.get("visit"))
     lines.append(f"  illegal event sequences: {len(s['illegal'])}; errors: {len(s['errors'])}")
     return "\n".join(lines)
+
+
+def visit_lines(v: dict | None) -> list[str]:
+    """The whole visit (issue #15): bookings and how they ended, CCCD scans, steps."""
+    if not v:
+        return []
+    outcomes = ", ".join(f"{k} {n}" for k, n in sorted(v["outcomes"].items())) or "none"
+    refused = ", ".join(f"{k} {n}" for k, n in sorted(v["not_booked"].items()))
+    clock = "simulated clock" if v.get("simulated_clock") else "server on the wall clock"
+    return [f"  bookings {v['booked']} ({clock}; planned on time {v['planned']['on_time']}, "
+            f"late {v['planned']['late']}, never {v['planned']['never']}; "
+            f"{v['by_cccd']} checked in by CCCD): {outcomes}"
+            + (f"; not booked: {refused}" if refused else ""),
+            f"  CCCD walk-ins {v['cccd_walk_ins']}, second tries {v['second_tries']} "
+            f"(refused person_limit {v['person_limit']}); visits of several steps "
+            f"{v['several_steps']}"]
 
 
 def _rows(summary: dict) -> tuple[list[str], list[list[str]]]:
@@ -234,8 +253,21 @@ def _figures(s: dict) -> list[tuple[str, str]]:
             ("Chờ P90 (p90 wait)", f"{minutes(s['wait_p90_s'])} phút"),
             ("Chờ lâu nhất (max wait)", f"{minutes(s['wait_max_s'])} phút"),
             ("Phục vụ trung bình (mean service)", f"{minutes(s['service_mean_s'])} phút"),
+            *_visit_figures(s.get("visit")),
             ("Đánh giá (ratings)", f"{s['rated']}, TB {s['rating_mean']} / 4 — "
              + ", ".join(f"{k}★ {v}" for k, v in s["ratings"].items()))]
+
+
+def _visit_figures(v: dict | None) -> list[tuple[str, str]]:
+    if not v:
+        return []
+    o = v["outcomes"]
+    return [("Lịch hẹn (bookings)", f"{v['booked']}: đúng giờ (on time) {o.get('on_time', 0)}, "
+             f"muộn (late) {o.get('late', 0)}, không đến (no-show) {o.get('expired', 0)}"),
+            ("Quét CCCD (CCCD scans)", f"{v['cccd_walk_ins']} khách vãng lai (walk-ins); "
+             f"{v['person_limit']}/{v['second_tries']} lượt lấy số thứ hai bị từ chối "
+             f"(second numbers refused)"),
+            ("Hồ sơ nhiều bước (visits of several steps)", str(v["several_steps"]))]
 
 
 def _checks(s: dict) -> list[str]:

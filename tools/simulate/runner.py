@@ -1,11 +1,19 @@
 """`qms simulate`: a working day of a service centre, compressed in time, against a live
 server: kiosks issue tickets, 23 officers call and serve them (some through the counter
-bridge and emulated keypads), citizens rate the service, a display client watches.
+bridge and emulated keypads), citizens rate the service, a display client watches. The
+whole visit of issue #15 mixes in (visits.py): appointments booked through the public API
+beforehand and checked in at the kiosk on time, late or never (expiring as no-shows the
+next morning), walk-ins who scan their CCCD (a few try a second number in the same field
+and must be refused), and visits of several steps (receive -> fee -> result) followed from
+team to team under one number.
 
 One scheduler thread runs every actor in simulated time; simulated time advances `speed`
 seconds per real second (the loop sleeps until each event is due and runs late, never
 early, when the server is slow). Without `--server` a `qms serve` process is started on a
-free port on the data folder (a demo centre is created in it if it has none).
+free port on the data folder (a demo centre is created in it if it has none), living in
+the simulated time (clock.py): bookings are then made the evening before, checked in at
+their slot times and expired the next morning. With `--server` the server keeps its own
+clock unless `--clock-file` names the file that server's clock follows.
 """
 
 from __future__ import annotations
@@ -19,15 +27,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from qmsclient import Client, ServerError
 from tools.testing import free_port
 
 from . import report
 from .actors import Citizen, DeviceRig, DisplayClient, Kiosk, Officer
+from .clock import ClockFile
+from .clock import command as clock_server_command
 from .profiles import PROFILES, ProcedureMix, clock_text, get_profile, hhmm
+from .visits import Visits, local_dt, simulated_day
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,9 +91,10 @@ class Sim:
         return all(c.state in ("done", "no_show") for c in self.citizens.values()) and all(
             o.state != "busy" for o in self.officers)
 
-    def run(self) -> None:
-        self.real_start = time.time()
-        t0 = time.monotonic()
+    def run(self, anchor: float | None = None) -> None:
+        """Run the calendar; simulated `start_s` is wall-clock `anchor` (default now)."""
+        self.real_start = time.time() if anchor is None else anchor
+        t0 = time.monotonic() - (time.time() - self.real_start)
         while self._heap and not self.done():
             t, _, fn = heapq.heappop(self._heap)
             due = t0 + (t - self.start_s) / self.speed
@@ -94,19 +108,25 @@ class Sim:
         self.stopping = True
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
-    """`qms serve` on a free port; a demo centre is created first if the folder has none."""
+def start_server(data_dir: Path, clock: ClockFile | None = None) -> tuple[subprocess.Popen, str]:
+    """`qms serve` on a free port; a demo centre is created first if the folder has none.
+    With `clock` the server's clock is that file's simulated time (clock.py)."""
     if not (data_dir / "demo-tokens.json").exists():
         from server.setup import init_demo_centre
 
         init_demo_centre(data_dir)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if clock is not None:
+        argv = clock_server_command(data_dir, port, clock.path)
+        env["QMS_ASYNC_MODE"] = "gevent"
+    else:
+        argv = [sys.executable, "-m", "qms", "--data-dir", str(data_dir), "serve", "--port",
+                str(port)]
     log = open(data_dir / "simulate-server.log", "ab")  # noqa: SIM115 - lives with the process
-    proc = subprocess.Popen([sys.executable, "-m", "qms", "--data-dir", str(data_dir),
-                             "serve", "--port", str(port)], cwd=ROOT, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True, env=env)
     deadline = time.monotonic() + 30
     probe = Client(url)
     while time.monotonic() < deadline:
@@ -155,9 +175,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="staff only these counters, e.g. 1-4,7 (default all); tickets are "
                         "then issued only for the teams they serve")
     p.add_argument("--password", default="demo1234", help="the officers' password")
+    v = p.add_argument_group("the whole visit (issue #15)")
+    v.add_argument("--bookings", type=share, default=0.12, metavar="SHARE",
+                   help="appointments booked through the public API beforehand, as a share "
+                        "of the day's walk-ins (default 0.12; 0: none); against a server on "
+                        "the wall clock at most 4, for today's slots whose check-in is open")
+    v.add_argument("--late", type=share, default=0.2, metavar="SHARE",
+                   help="of the bookings, those checking in after the window (default 0.2)")
+    v.add_argument("--never", type=share, default=0.1, metavar="SHARE",
+                   help="of the bookings, those never coming: they expire as no-shows when "
+                        "the next morning's first check-in sweeps the day (default 0.1)")
+    v.add_argument("--booking-cccd", type=share, default=0.5, metavar="SHARE",
+                   help="bookings made with a CCCD number; half of them check in by "
+                        "scanning the card, the others by the code (default 0.5)")
+    v.add_argument("--cccd", type=share, default=0.3, metavar="SHARE",
+                   help="walk-ins who scan their CCCD at the kiosk (default 0.3)")
+    v.add_argument("--hoard", type=share, default=0.1, metavar="SHARE",
+                   help="of those, the ones who then ask for a second number in the same "
+                        "field: refused with 409 person_limit (default 0.1)")
+    v.add_argument("--day", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+                   help="the simulated day on a simulated clock (default today; Saturday "
+                        "on a Sunday)")
+    v.add_argument("--clock-file", default=None, metavar="PATH",
+                   help="with --server: the clock file that server follows (a server "
+                        "started by tools.simulate.clock); the simulator sets its time")
     p.add_argument("--report", help="write a report (.md, .html or .json)")
     p.add_argument("--quiet", action="store_true")
     return p
+
+
+def share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"a share from 0 to 1, not {text!r}")
+    return value
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -172,6 +226,7 @@ def run(argv: list[str] | None = None) -> int:
         return 2
     proc = None
     tmp = None
+    clock = ClockFile(Path(args.clock_file)) if args.clock_file else None
     try:
         if args.server:
             data_dir = Path(args.data_dir or os.environ.get("QMS_DATA_DIR", "var"))
@@ -183,9 +238,11 @@ def run(argv: list[str] | None = None) -> int:
             else:
                 tmp = tempfile.TemporaryDirectory(prefix="qms-sim-")
                 data_dir = Path(tmp.name)
-            proc, server = start_server(data_dir)
+            clock = ClockFile(data_dir / "simulate-clock.json")
+            clock.set(datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) - timedelta(days=2), 0)
+            proc, server = start_server(data_dir, clock)
         tokens = json.loads((data_dir / "demo-tokens.json").read_text())
-        summary = simulate(server, tokens, profile, args)
+        summary = simulate(server, tokens, profile, args, clock)
     except (OSError, RuntimeError, KeyError, ServerError) as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return 2
@@ -206,8 +263,10 @@ def run(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-def simulate(server: str, tokens: dict, profile, args) -> dict:
-    """Run the day; returns the summary (see report.summarise)."""
+def simulate(server: str, tokens: dict, profile, args, clock: ClockFile | None = None) -> dict:
+    """Run the day; returns the summary (see report.summarise). With `clock` the server
+    lives in the simulated time: the evening before (bookings), the day, the next
+    morning (the never-comers' bookings expire)."""
     rng = random.Random(args.seed)
     opening, closing = profile.opening()
     start_s = hhmm(args.start) if args.start else opening
@@ -215,6 +274,11 @@ def simulate(server: str, tokens: dict, profile, args) -> dict:
     sim = Sim(server, profile, rng, args.speed, start_s, end_s, int(args.drain_min * 60))
     reader = Client(server, tokens["display-1"])
     state = reader.get("/state")
+    tz = ZoneInfo(state.get("timezone") or "Asia/Ho_Chi_Minh")
+    day = (args.day or simulated_day(datetime.now(tz).date())) if clock else \
+        datetime.now(tz).date()
+    if clock:  # the evening before: the citizens book
+        clock.set(local_dt(day - timedelta(days=1), hhmm("18:00"), tz), 0)
     teams = {t["id"]: t["name"] for t in state["teams"]}
     counters = {c["number"]: c["teams"] for c in state["counters"]
                 if args.counters is None or c["number"] in args.counters}
@@ -226,34 +290,46 @@ def simulate(server: str, tokens: dict, profile, args) -> dict:
     kiosk = Kiosk(server, tokens["kiosk-1"])
     display = DisplayClient(server, tokens["display-1"]).connect()
     since = reader.get("/events?since=0&limit=1")["seq"]
+    visits = Visits(sim, tokens["kiosk-1"], mix, args, tz, day, clock is not None)
     rig = None
     device_counters = sorted(counters)[: max(0, args.devices)]
     try:
+        shares = ProcedureMix(procedures, profile.fields).team_shares()
+        load = round(profile.day_total(args.day_load) * sum(shares.get(t, 0) for t in staffed))
+        visits.book_all(round(load * args.bookings), start_s, end_s)
+        if clock:  # just before opening: the officers sign in
+            clock.set(local_dt(day, start_s - 300, tz), 0)
         if device_counters:
             rig = DeviceRig(server, tokens["bridge-1"], device_counters)
         for n, team_ids in sorted(counters.items()):
             o = Officer(sim, n, team_ids, f"canbo{n:02d}", args.password)
             o.sign_in(rig if n in device_counters else None)
             sim.officers.append(o)
-        shares = ProcedureMix(procedures, profile.fields).team_shares()
-        load = round(profile.day_total(args.day_load) * sum(shares.get(t, 0) for t in staffed))
         arrivals = profile.arrivals(rng, load, start_s, end_s)  # the staffed teams' share
-        sim.arrivals_left = len(arrivals)
+        sim.arrivals_left = len(arrivals) + visits.schedule(start_s, end_s)
         team_ids = sorted(staffed)
         for t in arrivals:
-            sim.at(t, lambda t=t: _arrive(sim, kiosk, mix, team_ids, t))
+            sim.at(t, lambda t=t: _arrive(sim, kiosk, mix, team_ids, t, visits))
         for o in sim.officers:
             o.wake(rng.uniform(1, 30))
         if not args.quiet:
-            print(f"simulating {len(arrivals)} arrivals {clock_text(start_s)}–"
-                  f"{clock_text(end_s)} at x{args.speed:g} on {server}", flush=True)
-        sim.run()
+            print(f"simulating {len(arrivals)} walk-ins and {len(visits.stats.bookings)} "
+                  f"bookings {clock_text(start_s)}–{clock_text(end_s)} on {day} at "
+                  f"x{args.speed:g} on {server}"
+                  f"{' (simulated clock)' if clock else ''}", flush=True)
+        anchor = time.time()
+        if clock:
+            clock.set(local_dt(day, start_s, tz), args.speed, real=anchor)
+        sim.run(anchor)
         for o in sim.officers:
             o.sign_out()
     finally:
         if rig is not None:
             rig.stop()
     real_s = time.time() - sim.real_start
+    if clock:  # the next morning: the bookings never used expire as no-shows
+        clock.set(local_dt(day + timedelta(days=1), hhmm("07:00"), tz), 1)
+        visits.expire_never_comers()
     events = report.fetch_events(reader, since)
     ids = {c.id for c in sim.citizens.values() if c.id is not None}
     logged_calls = [e["seq"] for e in events if e["type"] in report.CALL_TYPES_LOGGED]
@@ -262,9 +338,19 @@ def simulate(server: str, tokens: dict, profile, args) -> dict:
     seen = [s for s in display.calls if s > since]
     missed = len(set(logged_calls) - set(seen))
     in_order = all(a["seq"] + 1 == b["seq"] for a, b in pairwise(display.delivered))
-    summary = report.summarise(events, ids, speed=args.speed, start_s=start_s,
-                               real_start=sim.real_start, teams=teams)
+    if clock:  # the events are stamped in simulated time already
+        summary = report.summarise(events, ids, speed=1.0, start_s=start_s,
+                                   real_start=local_dt(day, start_s, tz).timestamp(),
+                                   teams=teams)
+    else:
+        summary = report.summarise(events, ids, speed=args.speed, start_s=start_s,
+                                   real_start=sim.real_start, teams=teams)
+    visit = visits.stats.summary()
+    visit["several_steps"] = len({e["ticket_id"] for e in events
+                                  if e["type"] == "ticket.step_moved" and e["ticket_id"] in ids})
+    visit["simulated_clock"] = clock is not None
     summary.update(
+        visit=visit, day=day.isoformat(),
         profile=profile.name, title=profile.title, day_load=args.day_load, seed=args.seed,
         speed=args.speed, start_s=start_s, end_s=int(sim.now), real_s=real_s,
         devices=len(device_counters), since_seq=since, kiosk_errors=kiosk.errors,
@@ -277,7 +363,8 @@ def simulate(server: str, tokens: dict, profile, args) -> dict:
     return summary
 
 
-def _arrive(sim: Sim, kiosk: Kiosk, mix: ProcedureMix, team_ids: list[int], t: float) -> None:
+def _arrive(sim: Sim, kiosk: Kiosk, mix: ProcedureMix, team_ids: list[int], t: float,
+            visits: Visits | None = None) -> None:
     sim.arrivals_left -= 1
     p = sim.profile
     rng = sim.rng
@@ -290,11 +377,15 @@ def _arrive(sim: Sim, kiosk: Kiosk, mix: ProcedureMix, team_ids: list[int], t: f
     c = Citizen(proc["code"], proc["team_id"], p.priority_class(rng), no_show,
                 slow=rng.random() < p.recall, transfer_to=transfer,
                 rating=p.rating(rng), arrived=t)
+    if visits is not None:
+        visits.walk_in_card(c)
     if kiosk.issue(c) is None:
         sim.note_error(f"ticket for {proc['code']} not issued")
         return
     sim.citizens[c.id] = c
     sim.wake_team(c.team_id)
+    if visits is not None:
+        visits.second_try(c)
 
 
 def main() -> None:
