@@ -36,8 +36,10 @@ from .config import WEEKDAYS
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .persons import clean_id_number, clean_phone, person_field, person_hash, phone_hash
 
-#: public writes (book, cancel, change) per client address per window
-PUBLIC_WRITES = 20
+#: public writes (book, cancel, change) per client address per window (mobile carriers put
+#: many phones behind one address: the per-person limits and the slots' capacity are what
+#: bound a hoarder; this bounds a script)
+PUBLIC_WRITES = 60
 PUBLIC_WRITE_WINDOW_S = 600
 #: look-ups of an unknown code or with the wrong phone per client address per window
 CODE_GUESSES = 30
