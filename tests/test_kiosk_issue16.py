@@ -138,6 +138,9 @@ def test_home_tiles_are_whole_in_portrait_and_english_names_are_shown(live_serve
     # English: the centre's English name (centre.toml name_en), not the Vietnamese one
     texts = d["en"]["texts"]
     assert "Bac Ninh Public Administration Service Centre" in texts, texts
+    header = next(w for w in d["en"]["layout"]
+                  if w["text"] == "Bac Ninh Public Administration Service Centre")
+    assert header["text_height"] <= header["room_height"] + 1, header  # whole, beside buttons
     assert not any("Trung tâm Phục vụ" in t for t in texts)
 
 
