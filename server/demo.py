@@ -1,7 +1,7 @@
 """The demo centre: a provincial centre like Bắc Ninh's, 6 receiving teams, a fee desk (bank /
 treasury) and a result-return team, 23 counters, with the 349 sample procedures routed to teams
-by field, step routes (receive -> fee -> result for land, construction, driving licences and
-identity cards, receive -> result for social protection), demo users and device tokens."""
+by field, step routes (receive -> fee -> result for land, construction and driving licences,
+receive -> result for social protection), demo users and device tokens."""
 
 from __future__ import annotations
 
@@ -76,7 +76,6 @@ ROUTES = [
     ("Đất đai: tiếp nhận → thu phí → trả kết quả", ["Đất đai"], 2, True),
     ("Xây dựng, giấy phép lái xe: tiếp nhận → thu phí → trả kết quả",
      ["Hoạt động xây dựng", "Sát hạch, cấp giấy phép lái xe"], 4, True),
-    ("Căn cước: tiếp nhận → thu phí → trả kết quả", ["Cấp, quản lý căn cước"], 6, True),
     ("Bảo trợ xã hội: tiếp nhận → trả kết quả", ["Bảo trợ xã hội"], 5, False),
 ]
 

@@ -228,12 +228,12 @@ def test_the_clock_is_the_centres_not_the_tvs(live_server, browser):
 
 def test_board_and_phone_say_where_a_visit_goes_next(live_server, browser):
     """A visit of several steps under one number (issue #15): when the receiving counter
-    finishes its step, the board lists "6001 → Quầy 22" with the step it goes to, the
+    finishes its step, the board lists "4001 → Quầy 22" with the step it goes to, the
     citizen's phone says "Mời bạn đến Quầy 22", and a board opened later shows the same."""
     kiosk = live_server.tokens["kiosk-1"]
-    # Cấp đổi thẻ căn cước (50.000 đồng): team 6 -> the fee desk (counter 22) -> results
-    ticket = live_server.post("/tickets", kiosk, {"procedure_code": "1.014063"}).json()
-    assert ticket["number"] == 6001 and ticket["step"]["count"] == 3
+    # a driving licence exchanged (135.000 đồng): team 4 -> the fee desk (counter 22) -> results
+    ticket = live_server.post("/tickets", kiosk, {"procedure_code": "3.000351"}).json()
+    assert ticket["number"] == 4001 and ticket["step"]["count"] == 3
     board_ctx = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN")
     phone_ctx = browser.new_context(viewport={"width": 360, "height": 740}, locale="vi-VN",
                                     is_mobile=True, has_touch=True)
@@ -246,19 +246,19 @@ def test_board_and_phone_say_where_a_visit_goes_next(live_server, browser):
         assert phone.text_content("#stepNext").startswith("Bước tiếp theo: Thu phí → Quầy 22")
         phone.wait_for_function("window.qmsTicket.mode === 'socket'")
 
-        offs = officers(live_server, [21])
+        offs = officers(live_server, [15])
         for action in ("call-next", "start", "finish"):
-            assert live_server.post(f"/counters/21/{action}", offs[21]).status_code == 200
+            assert live_server.post(f"/counters/15/{action}", offs[15]).status_code == 200
         board.wait_for_function("document.querySelector('#calls li.move')")
         move = board.eval_on_selector("#calls li.move", "e => [...e.children]"
                                       ".map(c => c.textContent)")
-        assert move == ["6001", "Quầy 22", "Sang bước Thu phí · Next step"]
-        assert board.text_content("#nowNumber") == "6001"  # the call stays the big number
+        assert move == ["4001", "Quầy 22", "Sang bước Thu phí · Next step"]
+        assert board.text_content("#nowNumber") == "4001"  # the call stays the big number
         phone.wait_for_function("document.getElementById('stepGo').textContent"
                                 ".includes('Quầy 22')")
         assert phone.text_content("#stepNow") == "Bước 2/3 · Thu phí"
         assert phone.text_content("#stepGo").startswith(
-            "Mời bạn đến Quầy 22 (Thu phí) và chờ gọi số 6001")
+            "Mời bạn đến Quầy 22 (Thu phí) và chờ gọi số 4001")
         assert phone.text_content("#team") == "Thu phí – Ngân hàng/Kho bạc"
         SHOTS.mkdir(parents=True, exist_ok=True)
         phone.screenshot(path=str(SHOTS / "phone-next-step.png"))

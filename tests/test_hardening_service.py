@@ -294,7 +294,7 @@ def test_band_changes_keep_todays_numbers_unambiguous(client, tokens):
     admin = bearer(login(client, "admin"))
     # team 1 moves onto numbers team 2 already issued today (both bands changed, no overlap)
     cfg = config_with(client, admin, team1={"band": [2001, 2999]}, team2={"band": [5001, 5999]},
-                      team5={"band": [7001, 7999]})
+                      team5={"band": [9001, 9999]})
     status, code, _ = error(client.put("/api/v1/admin/config", json=cfg, headers=admin))
     assert (status, code) == (409, "band_in_use")
     # a start moved above today's issued numbers

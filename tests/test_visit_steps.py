@@ -19,8 +19,11 @@ from server.demo import demo_config
 from server.errors import QMSError, ValidationFailed
 from tools.testing import PASSWORDS, LiveServer
 
-FEE_PROC = "1.014063"  # Cấp đổi thẻ căn cước: 50.000 đồng (team 6 -> fee 7 -> result 8)
-FREE_PROC = "1.014067"  # Cấp đổi giấy chứng nhận căn cước: Miễn phí (team 6 -> result 8)
+# Đổi giấy phép lái xe của người nước ngoài: 135.000 đồng (team 4 -> fee 7 -> result 8)
+FEE_PROC = "3.000351"
+# Đăng ký biến động ... đổi tên: "Miễn phí" (land, team 2 -> result 8: no fee step)
+FREE_PROC = "1.013833"
+RECEIVE, LAND = 15, 7  # counters serving team 4 alone, team 2 alone
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -44,8 +47,8 @@ def with_route(steps: list[dict], **selector) -> dict:
 def test_demo_routes_are_valid_and_round_trip():
     cfg = from_dict(demo_dict())
     assert [r.steps[-1].team for r in cfg.routes] == [8] * len(cfg.routes)
-    route = cfg.route_for(None, "Cấp, quản lý căn cước", 6)
-    assert [(s.team, s.kind) for s in route.steps] == [(6, "receive"), (7, "fee"), (8, "result")]
+    route = cfg.route_for(None, "Sát hạch, cấp giấy phép lái xe", 4)
+    assert [(s.team, s.kind) for s in route.steps] == [(4, "receive"), (7, "fee"), (8, "result")]
     assert cfg.route_for(None, "Hộ tịch", 1) is None  # most fields: one step, as before
 
 
@@ -155,7 +158,7 @@ def server(demo_template, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def officers(server):
-    return {n: server.login(f"canbo{n:02d}", n) for n in (21, 22, 23)}
+    return {n: server.login(f"canbo{n:02d}", n) for n in (RECEIVE, LAND, 22, 23)}
 
 
 def act(server, officers, counter, action, body=None, status=200):
@@ -208,11 +211,11 @@ def test_three_step_visit_keeps_its_number(server, officers):
     assert res.status_code == 201, res.text
     ticket = res.json()
     assert ticket["step"] == {"index": 1, "count": 3, "name": "Tiếp nhận", "kind": "receive",
-                              "counter_hint": "Quầy 20, Quầy 21, Quầy 23"}
+                              "counter_hint": "Quầy 10, Quầy 15, Quầy 16 …"}
     assert ticket["next_step"]["team_id"] == 7 and ticket["next_step"]["counter_hint"] == "Quầy 22"
     number, token = ticket["number"], ticket["token"]
 
-    called, moved = serve(server, officers, 21)
+    called, moved = serve(server, officers, RECEIVE)
     assert called["id"] == ticket["id"]
     assert (moved["number"], moved["team_id"], moved["status"]) == (number, 7, "waiting")
     assert moved["wait_from"] == ticket["wait_from"]  # its place by arrival is kept
@@ -236,7 +239,7 @@ def test_three_step_visit_keeps_its_number(server, officers):
         "ticket.called", "ticket.started", "ticket.step_moved",
         "ticket.called", "ticket.started", "ticket.finished"]
     steps = independent_fold(events)
-    assert [s["team"] for s in steps] == [6, 7, 8]
+    assert [s["team"] for s in steps] == [4, 7, 8]
     assert all(s["service"] >= 0.3 for s in steps)
 
     # the manager's report by step agrees with the independent fold
@@ -253,17 +256,17 @@ def test_three_step_visit_keeps_its_number(server, officers):
         assert (row["step_index"], row["served"], row["arrived"]) == (index, 1, 1)
         assert row["service_s"]["max"] == pytest.approx(s["service"], abs=0.051)
         assert row["wait_s"]["max"] == pytest.approx(s["wait"], abs=0.051)
-    assert [rows[t]["moved_on"] for t in (6, 7, 8)] == [1, 1, 0]
+    assert [rows[t]["moved_on"] for t in (4, 7, 8)] == [1, 1, 0]
     assert rows[8]["finished"] == 1 and rows[8]["step_name"] == "Trả kết quả"
     # each counter's figures of the day agree with the report's counters
     by_counter = {r["counter"]: r for r in body["counters"]}
-    for n, moved_on in ((21, 1), (22, 1), (23, 0)):
+    for n, moved_on in ((RECEIVE, 1), (22, 1), (23, 0)):
         today = server.get(f"/counters/{n}/today", officers[n]).json()
         assert (today["steps_served"], today["moved_on"]) == (1, moved_on)
         assert by_counter[n]["served"] == 1 and by_counter[n]["moved_on"] == moved_on
         assert today["avg_step_service_s"] == by_counter[n]["service_s"]["mean"]
     assert [server.get(f"/counters/{n}/today", officers[n]).json()["served"]
-            for n in (21, 22, 23)] == [0, 0, 1]  # visits finished there
+            for n in (RECEIVE, 22, 23)] == [0, 0, 1]  # visits finished there
 
     # a visit that has ended moves nowhere
     res = server.post("/counters/23/next-step", officers[23], {"ticket_id": ticket["id"]})
@@ -286,8 +289,8 @@ def test_manager_page_shows_the_steps(server, browser):
         cells = page.eval_on_selector_all(
             "#steps-table tbody tr", "rows => rows.map(r => [r.cells[0].textContent, "
             "r.cells[1].textContent, r.cells[3].textContent])")
-        assert cells == [["Bước 1 · Tiếp nhận", "Tổ Công an – Cư trú – Căn cước và lĩnh vực khác",
-                          "1"], ["Bước 2 · Thu phí", "Thu phí – Ngân hàng/Kho bạc", "1"],
+        assert cells == [["Bước 1 · Tiếp nhận", "Tổ Xây dựng – Giao thông", "1"],
+                         ["Bước 2 · Thu phí", "Thu phí – Ngân hàng/Kho bạc", "1"],
                          ["Bước 3 · Trả kết quả", "Trả kết quả", "1"]]
         assert "1 lượt hồ sơ qua nhiều bước" in page.text_content("#steps-note")
     finally:
@@ -298,7 +301,7 @@ def test_no_fee_step_is_skipped(server, officers):
     res = server.post("/tickets", server.tokens["kiosk-1"], {"procedure_code": FREE_PROC})
     ticket = res.json()
     assert ticket["step"]["count"] == 2 and ticket["next_step"]["team_id"] == 8
-    _, moved = serve(server, officers, 21, hold=0)
+    _, moved = serve(server, officers, LAND, hold=0)
     assert (moved["team_id"], moved["step"]["index"], moved["step"]["name"]) == (
         8, 2, "Trả kết quả")
     moves = [e for e in events_of(server, ticket["id"]) if e["type"] == "ticket.step_moved"]
@@ -313,7 +316,7 @@ def test_no_fee_step_is_skipped(server, officers):
 def test_finish_with_end_visit_stops_the_route(server, officers):
     ticket = server.post("/tickets", server.tokens["kiosk-1"],
                          {"procedure_code": FEE_PROC}).json()
-    act(server, officers, 21, "call-next")
-    done = act(server, officers, 21, "finish", {"end_visit": True})
-    assert (done["id"], done["status"], done["team_id"]) == (ticket["id"], "done", 6)
-    assert act(server, officers, 21, "finish", {"end_visit": "yes"}, status=422)
+    act(server, officers, RECEIVE, "call-next")
+    done = act(server, officers, RECEIVE, "finish", {"end_visit": True})
+    assert (done["id"], done["status"], done["team_id"]) == (ticket["id"], "done", 4)
+    assert act(server, officers, RECEIVE, "finish", {"end_visit": "yes"}, status=422)
