@@ -144,14 +144,17 @@ def test_home_tiles_are_whole_in_portrait_and_english_names_are_shown(live_serve
     assert not any("Trung tâm Phục vụ" in t for t in texts)
 
 
-def test_no_open_counter_is_said_on_screen_and_paper_until_one_opens(live_server, tmp_path):
+def test_no_open_counter_is_said_on_screen_and_paper_until_one_opens(live_server, tmp_path,
+                                                                     monkeypatch):
     """No counter of the team open (the demo starts with all closed): the detail warns before
     the number is taken, the ticket screen and the printed ticket say so instead of a wait;
-    once an officer opens a counter, the estimate comes back."""
+    once an officer opens a counter, the estimate comes back. The kiosk PC's clock zone is
+    UTC: the paper still has the centre's time."""
     from hardware.emulators.escpos_stream import decode_text
     from hardware.emulators.printer_server import PrinterEmulator
 
     closed = "Hiện chưa có quầy mở cho thủ tục này"
+    monkeypatch.setenv("TZ", "UTC")
     with PrinterEmulator() as printer:
         steps = [READY, {"wait": {"attr": "live", "value": True}},
                  {"touch": {"text": "Đăng ký khai sinh"}}, {"wait": {"screen": "detail"}},
@@ -179,6 +182,9 @@ def test_no_open_counter_is_said_on_screen_and_paper_until_one_opens(live_server
     assert not any("Thời gian chờ dự kiến" in t for t in ticket["texts"])
     assert closed in " ".join(paper.split()) and "Thời gian chờ dự kiến" not in paper
     assert "Số người chờ trước bạn: 0" in paper
+    now = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+    printed = {f"Giờ lấy số: {now + timedelta(minutes=m):%H:%M %d/%m/%Y}" for m in (-1, 0)}
+    assert any(p in paper for p in printed), (printed, paper)
     after = " ".join(d["open"]["texts"])
     assert closed not in after and "Dự kiến chờ" in after
     # the number is centred like the lines under it (it used to sit at the left)
