@@ -32,7 +32,11 @@ def test_priority_is_reset_after_the_ticket_and_on_home(live_server, tmp_path, m
              {"touch": {"text": ELDERLY}}, {"dump": "chosen2"},
              {"touch": {"id": "search_box"}}, {"wait": {"screen": "search"}},
              {"touch": {"text": "Trang chủ"}}, {"wait": {"screen": "home"}},
-             {"sleep": 0.3}, {"dump": "home"}]
+             {"sleep": 0.3}, {"dump": "home"},
+             # a third citizen chooses a priority and walks away: idle clears it
+             {"touch": {"text": ELDERLY}}, {"dump": "chosen3"},
+             {"idle": {"home": 30, "saver": 1.0, "ticket": 1.0}},
+             {"wait": {"screen": "saver"}, "timeout": 8}, {"dump": "idle"}]
     res = KioskRun(tmp_path, live_server.url, kiosk_token(live_server), steps).result()
     d = res["dumps"]
     assert d["chosen"]["priority"] == "elderly"
@@ -41,6 +45,7 @@ def test_priority_is_reset_after_the_ticket_and_on_home(live_server, tmp_path, m
     assert d["ticket"]["priority"] == ""
     assert d["chosen2"]["priority"] == "elderly"
     assert d["home"]["priority"] == ""
+    assert d["chosen3"]["priority"] == "elderly" and d["idle"]["priority"] == ""
     # the clock on screen is the centre's (Asia/Ho_Chi_Minh), not the PC's UTC
     now = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
     ok = {(now + timedelta(minutes=m)).strftime("%H:%M") for m in (-1, 0)}
