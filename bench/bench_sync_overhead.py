@@ -40,6 +40,7 @@ from tools.province import CentralProcess, SyncProcess, init_site, write_sync_se
 from tools.testing import LiveServer
 
 SITE = "tinh-trungtam"
+SYNC_NICE = 5  # deploy/systemd/qms-sync.service
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -60,6 +61,43 @@ def cpu_s(pid: int) -> float:
             continue
         total += sum(int(v) for v in fields[11:13]) / TICK  # utime, stime
     return total
+
+
+def tree(pid: int) -> list[int]:
+    """A process and its descendants."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            todo += [int(k) for k in
+                     Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def tree_cpu_s(pid: int) -> float:
+    total = 0.0
+    for p in tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(v) for v in fields[11:13]) / TICK
+    return total
+
+
+def renice(pid: int, nice: int) -> None:
+    for p in tree(pid):
+        try:
+            os.setpriority(os.PRIO_PROCESS, p, nice)
+        except OSError:
+            pass
+
+
+def postmaster(pg: TempPostgres) -> int:
+    return int((pg.data / "postmaster.pid").read_text().split()[0])
 
 
 def make_hall(folder: Path) -> Path:
@@ -85,13 +123,17 @@ def hall_seq(hall: Path) -> int:
 
 
 def one_round(server: LiveServer, token: str, conc: int, duration: int,
-              sync: SyncProcess | None) -> dict:
+              sync: SyncProcess | None, centre_pids: list[int]) -> dict:
     c0 = cpu_s(server.proc.pid)
     s0 = cpu_s(sync.proc.pid) if sync else 0.0
+    k0 = sum(tree_cpu_s(p) for p in centre_pids)
     out = wrk(server.url, token, MIX, conc, duration)
     out["hall_cpu_per_1k"] = (cpu_s(server.proc.pid) - c0) / out["requests"] * 1000
     if sync:
         out["sync_cpu_per_1k"] = (cpu_s(sync.proc.pid) - s0) / out["requests"] * 1000
+        out["centre_cpu_per_1k"] = (sum(tree_cpu_s(p) for p in centre_pids) - k0) \
+            / out["requests"] * 1000
+    out["load"] = os.getloadavg()[0]
     return out
 
 
@@ -114,9 +156,15 @@ def run(duration: int, rounds: int) -> dict:
     results: dict = {"without": {1: [], 16: []}, "with": {1: [], 16: []}, "lag": []}
     try:
         pg.start()
+        # the centre runs on a machine of its own in a province: here it shares the hall's
+        # two cores, so PostgreSQL and the central server run at nice 19 (they take only
+        # what the hall leaves); the sync process at nice 5, as deploy/systemd runs it
+        renice(postmaster(pg), 19)
         init(folder / "central", pg.dsn)
         store, _ = open_store(folder / "central", pg.dsn)
         central = CentralProcess(folder / "central", pg.dsn).start()
+        renice(central.proc.pid, 19)
+        centre_pids = [postmaster(pg), central.proc.pid]
         token = enrol_site(store, SITE, "Trung tâm PVHCC tỉnh", "centre")
         hall = make_hall(folder)
         write_sync_settings(hall, central.url, token)
@@ -130,9 +178,10 @@ def run(duration: int, rounds: int) -> dict:
             for mode in ("without", "with"):
                 if mode == "with":
                     sync = SyncProcess(hall, central.url, token).start()
+                    renice(sync.proc.pid, SYNC_NICE)
                     caught_up(store, hall)  # its start-up and backlog are not the hall's load
                 for conc in (16, 1):
-                    r = one_round(server, admin, conc, duration, sync)
+                    r = one_round(server, admin, conc, duration, sync, centre_pids)
                     results[mode][conc].append(r)
                     if sync:
                         behind, wait = caught_up(store, hall)
@@ -158,6 +207,8 @@ def summary(rs: list[dict]) -> dict:
 
 
 def render(results: dict, duration: int, rounds: int) -> str:
+    loads = [r["load"] for mode in ("without", "with") for rs in results[mode].values()
+             for r in rs]
     lines = ["## Central server: the hall with and without `qms sync`", "",
              f"`python -m bench.bench_sync_overhead --duration {duration} --rounds {rounds}`: "
              "the demo centre's real `qms serve` process under wrk (every other request "
@@ -166,14 +217,40 @@ def render(results: dict, duration: int, rounds: int) -> str:
              "the real central server (PostgreSQL 15, fsync on) on the same 2-core machine. "
              "Medians over the rounds; CPU is user + system seconds of the hall server "
              "process (and its report worker) and of the sync process, per 1,000 requests.",
+             "The centre runs on a machine of its own in a province; here it shares the two "
+             "cores, so PostgreSQL and the central server run at nice 19 and the sync process "
+             "at nice 5 (as `deploy/systemd/qms-sync.service`). Load average of the machine "
+             "(other engineers' runs) during the rounds: "
+             f"{min(loads):.1f}–{max(loads):.1f}.",
              "", "| sync | concurrency | requests/s | p50 ms | p99 ms | hall CPU s / 1k req "
-             "| sync CPU s / 1k req |", "| --- | --- | --- | --- | --- | --- | --- |"]
+             "| sync CPU s / 1k req | centre CPU s / 1k req |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for mode in ("without", "with"):
         for conc in (16, 1):
             s = summary(results[mode][conc])
             sync_cpu = f"{s['sync_cpu_per_1k']:.2f}" if "sync_cpu_per_1k" in s else "—"
+            centre = f"{s['centre_cpu_per_1k']:.2f}" if "centre_cpu_per_1k" in s else "—"
             lines.append(f"| {mode} | {conc} | {s['rps']:.0f} | {s['p50']:.2f} | "
-                         f"{s['p99']:.2f} | {s['hall_cpu_per_1k']:.2f} | {sync_cpu} |")
+                         f"{s['p99']:.2f} | {s['hall_cpu_per_1k']:.2f} | {sync_cpu} | "
+                         f"{centre} |")
+    lines += ["", "Each round's p99 (ms), to see the noise of the shared machine:", ""]
+    for conc in (16, 1):
+        for mode in ("without", "with"):
+            values = ", ".join(f"{r['p99']:.0f}" for r in results[mode][conc])
+            lines.append(f"- concurrency {conc}, {mode} sync: {values}")
+    w16, s16 = summary(results["without"][16]), summary(results["with"][16])
+    spread = [r["hall_cpu_per_1k"] for mode in ("without", "with")
+              for r in results[mode][16]]
+    lines += ["", "The hall server's own CPU per request with the sync process beside it: "
+              f"{w16['hall_cpu_per_1k']:.2f} without, {s16['hall_cpu_per_1k']:.2f} with "
+              "(CPU s per 1,000 requests at concurrency 16, medians; single rounds ranged "
+              f"{min(spread):.2f}–{max(spread):.2f}): the sync reads the events table with "
+              "its own read-only SQLite connection (WAL: it never blocks the writer) and "
+              "the hall never waits for it. The sync "
+              f"process itself uses {s16['sync_cpu_per_1k']:.2f} CPU s per 1,000 requests "
+              f"({100 * s16['sync_cpu_per_1k'] / s16['hall_cpu_per_1k']:.0f} % of the "
+              "hall's). Differences in requests/s and p50/p99 between the two modes are to be "
+              "read against the round-to-round spread above."]
     lag = results["lag"]
     lines += ["", "At the end of each round with sync the centre lacked at most "
               f"{max(x['behind'] for x in lag):,} events and had them all "

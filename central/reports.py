@@ -11,7 +11,9 @@ The same definitions as a hall's own reports, from the same code:
 
 Month rows are kept only for closed months of a site (`agg_months` marks them); a report
 over a whole month uses them where present and the day rows elsewhere, so a late batch or a
-roll-up not yet done never changes a figure.
+roll-up not yet done never changes a figure. A closed month is also added up over every site
+(`roll_up_province`, rows in `province_agg`): a report over every site reads those, one row
+per month and key instead of one per site, month and key (see `central.report_store`).
 """
 
 from __future__ import annotations
