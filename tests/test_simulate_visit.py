@@ -25,9 +25,9 @@ from tools.testing import PASSWORDS
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SPEED = 400
-# a counter for each first step of the demo's routes (2 land, 4 building, 5 social
-# protection, 6 identity), the fee desk (22, team 7) and results (23, teams 8 and 6)
-COUNTERS = "7-8,15-16,18,21-23"
+# counters for each first step of the demo's routes (2 land, 4 building and driving
+# licences, 5 social protection), the fee desk (22, team 7) and results (23, teams 8 and 6)
+COUNTERS = "7-8,15-16,18,22-23"
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,10 @@ import requests
 from tools.testing import free_port, port_free
 
 ROOT = Path(__file__).resolve().parents[1]
+#: the counters the demo's simulated day staffs: team 1's first four, a land counter (the
+#: first step of a route) and the fee desk and result counter, so that bookings and visits
+#: of several steps run all day and a newcomer's own land ticket is called at 22 and 23
+SIMULATED_COUNTERS = "1-4,9,22,23"
 WILDCARD = ("0.0.0.0", "::", "")
 
 
@@ -132,8 +136,8 @@ class Demo:
 
     def start_simulation(self, seed: int) -> None:
         self.qms("simulate", "simulate", "--server", self.url, "--data-dir",
-                 str(self.data_dir), "--speed", "60", "--devices", "4", "--counters", "1-4",
-                 "--seed", str(seed),
+                 str(self.data_dir), "--speed", "60", "--devices", "4", "--counters",
+                 SIMULATED_COUNTERS, "--seed", str(seed),
                  "--report", str(self.data_dir / "simulated-day.html"))
 
     def banner(self, tokens: dict, printer_port: int) -> None:
@@ -144,7 +148,8 @@ QMS-HCC demo centre is running (data in {self.data_dir}, logs in {self.logs}).
   phones on the LAN    {self.public_url}   (QR codes on tickets and pages point here)
   hall display board   {u}/display#token={tokens['display-1']}
   counter console      {u}/counter        canbo05 … canbo23 / demo1234
-                       (counters 1-4 are driven by the simulated day: sign in at 5 or later)
+                       (counters 1-4 are driven by the simulated day, and 9 (land), 22 (fee)
+                        and 23 (results): sign in at another one, e.g. canbo07 for land)
   rating tablet        {u}/rate/5         (sign in as the officer of counter 5)
   manager dashboard    {u}/manager        giamdoc / demo-manager
   admin                {u}/admin          admin / demo-admin
@@ -154,8 +159,10 @@ QMS-HCC demo centre is running (data in {self.data_dir}, logs in {self.logs}).
                         python -m tools.dossier_emulator --list)
   kiosk token          {tokens['kiosk-1']}
   ticket printer       emulated at tcp://127.0.0.1:{printer_port} (jobs in {self.data_dir}/printed)
-  simulated day        {'running at 60x: tickets, calls, keypads and ratings' if self.simulate
-                        else 'off'}
+  simulated day        {'running at 60x: tickets, bookings, CCCD scans, fee and result '
+                        'steps, calls, keypads and ratings' if self.simulate else 'off'}
+  the whole visit      book {self.public_url}/dat-lich, check in at the kiosk, README
+                       "Try the whole visit"
   kiosk window         {'started' if self.kiosk else 'off (no $DISPLAY; run qms kiosk ...)'}
 
 Press Ctrl-C to stop.

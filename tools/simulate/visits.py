@@ -44,7 +44,7 @@ class Booking:
     end: str
     phone: str
     id_number: str | None
-    plan: str  # on_time | late | never
+    plan: str  # on_time | late | never | ahead (another day: not checked in by this run)
     by: str  # code | cccd: how the citizen checks in
     checkin_s: float | None = None  # simulated time of the check-in
     outcome: str | None = None  # on_time | late | expired | refused:<code>
@@ -161,6 +161,38 @@ class Visits:
                         checkin_until=ans.get("checkin_until", ""))
             self.stats.bookings.append(b)
         self._plan()
+        if not self.simulated_clock and count and not self.stats.bookings:
+            self._book_ahead(count)
+
+    def _book_ahead(self, n: int) -> None:
+        """On the wall clock with no slot of today open for check-in (evening, weekend):
+        one booking for the last slot of the next open day, so the managers' report shows
+        the day's bookings; nobody checks it in, and it expires as a no-show after its day.
+        The last slot is the one a newcomer trying the booking page needs least."""
+        proc = self.mix.pick(self.sim.rng)
+        for ahead in range(1, 8):
+            d = (self.day + timedelta(days=ahead)).isoformat()
+            try:
+                slots = self.public.get("/bookings/slots", {"procedure_code": proc["code"],
+                                                            "day": d}).get("slots", [])
+            except ServerError:
+                continue
+            free = [x for x in slots if x["left"] > 0]
+            if not free:
+                continue
+            body = {"procedure_code": proc["code"], "day": d, "start": free[-1]["start"],
+                    "phone": self.phone(n)}
+            try:
+                _, ans = self.public.command("/bookings", body, key=f"sim-book-{new_key()}",
+                                             retry_for=10)
+            except ServerError as exc:
+                self.stats.booking_refused[exc.code] = (
+                    self.stats.booking_refused.get(exc.code, 0) + 1)
+                return
+            self.stats.bookings.append(Booking(
+                ans["code"], proc["code"], ans["team_id"], ans["day"], ans["start"],
+                ans["end"], body["phone"], None, "ahead", "code", outcome="booked_ahead"))
+            return
 
     def _plan(self) -> None:
         """Who comes late and who never comes: the shares of the bookings made (at least
@@ -191,7 +223,7 @@ class Visits:
         rng = self.sim.rng
         n = 0
         for b in self.stats.bookings:
-            if b.plan == "never":
+            if b.plan in ("never", "ahead"):
                 continue
             if self.simulated_clock:
                 slot = hhmm(b.start)
