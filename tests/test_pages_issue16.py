@@ -92,6 +92,9 @@ def test_no_open_counter_shows_no_wait_on_board_phone_and_dashboard(server, watc
     alerts = manager.locator("#alerts li.no_counter").all_inner_texts()
     assert f"{TEAM_NAME}: 2 người chờ, không có quầy nào mở" in "\n".join(alerts), alerts
     assert "Không có cảnh báo" not in manager.inner_text("#alerts")
+    team_row = f'#team-table tr[data-team="{TEAM}"]'
+    assert "no-counter" in manager.get_attribute(team_row, "class")
+    assert "(0 mở · open)" in manager.inner_text(team_row)
 
     # counter 15 opens: its officer calls the first number; the second waits with a wait
     officer = server.login("canbo15", 15)
@@ -103,6 +106,7 @@ def test_no_open_counter_shows_no_wait_on_board_phone_and_dashboard(server, watc
                             "/~\\d+ phút/.test(document.getElementById('wait').textContent)")
     assert phone.is_visible("#waitCard")
     manager.wait_for_function("!document.querySelector('#alerts li.no_counter')")
+    assert "(1 mở · open)" in manager.inner_text(team_row)
     # the board's other teams still say so (none of their counters is open)
     assert board.locator("#teams tr.no-counter").count() == 7
     assert errors == [] and missing == []

@@ -152,10 +152,12 @@
     $("alerts").innerHTML = alerts.join("") ||
       '<li class="ok">Không có cảnh báo <small>no alerts</small></li>';
     $("team-table").tBodies[0].innerHTML = d.teams.map(function (t) {
-      return '<tr data-team="' + t.id + '"' + (t.over_target ? ' class="over"' : "") + "><td>" +
+      var cls = (t.over_target ? "over " : "") + (t.no_counter_open && t.waiting ? "no-counter" : "");
+      return '<tr data-team="' + t.id + '"' + (cls ? ' class="' + cls.trim() + '"' : "") + "><td>" +
         esc(t.name) + "</td><td class=\"waiting\">" + t.waiting + "</td><td>" +
         t.priority_waiting + "</td><td>" + dur(t.longest_wait_s) + "</td><td>" +
-        dur(t.target_wait_s) + "</td><td>" + t.counters.join(", ") + "</td></tr>";
+        dur(t.target_wait_s) + "</td><td>" + t.counters.join(", ") + ' <small class="open-n">(' +
+        (t.counters_open || 0) + " mở · open)</small></td></tr>";
     }).join("");
     var labels = { open: "Mở", paused: "Tạm dừng", closed: "Đóng" };
     $("counter-grid").innerHTML = d.counters.map(function (c) {
