@@ -28,7 +28,8 @@ from .profiles import hhmm
 log = logging.getLogger("qms.simulate")
 
 #: bookings a run against a wall-clock server makes at most (the public booking API allows
-#: 20 writes per client address per 10 minutes, shared with whoever books from this machine)
+#: 60 writes per client address per 10 minutes, shared with whoever books from this machine,
+#: and a slot has few places: the demo's newcomer must still find one)
 REAL_CLOCK_BOOKINGS = 4
 
 
