@@ -276,7 +276,10 @@ class QueueService:
         view["counters"] = [c.number for c in self.config.counters_for_team(t.team_id)]
         # honest waits (issue #16): with no open counter of the team nobody can call the
         # number, so no wait is estimated (null) and the views say so
-        open_n = self.wait_estimator(team.site, t.day).open_counters(t.team_id)
+        if t.status == "waiting":
+            open_n = self.wait_estimator(team.site, t.day).open_counters(t.team_id)
+        else:  # a called or finished ticket needs no estimator built (one count)
+            open_n = self.store.open_counters(view["counters"])
         ahead, wait = 0, (0 if open_n else None)
         if t.status == "waiting":
             normal_before, priority_before = rules.ahead_cutoffs(t, self.config.priority)
