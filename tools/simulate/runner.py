@@ -193,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--hoard", type=share, default=0.1, metavar="SHARE",
                    help="of those, the ones who then ask for a second number in the same "
                         "field: refused with 409 person_limit (default 0.1)")
+    v.add_argument("--field", type=field_weight, action="append", metavar="NAME=WEIGHT",
+                   help="weigh a field (lĩnh vực) differently from the profile, e.g. "
+                        "'Bảo trợ xã hội=15' for more visits of receive -> result; repeatable")
     v.add_argument("--day", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
                    help="the simulated day on a simulated clock (default today; Saturday "
                         "on a Sunday)")
@@ -202,6 +205,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", help="write a report (.md, .html or .json)")
     p.add_argument("--quiet", action="store_true")
     return p
+
+
+def field_weight(text: str) -> tuple[str, float]:
+    """'Bảo trợ xã hội=15' -> ('Bảo trợ xã hội', 15.0)."""
+    name, _, weight = text.rpartition("=")
+    try:
+        value = float(weight)
+    except ValueError:
+        value = -1.0
+    if not name.strip() or not 0 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"not NAME=WEIGHT (0 to 1000): {text!r}")
+    return name.strip(), value
 
 
 def share(text: str) -> float:
@@ -286,7 +301,8 @@ def simulate(server: str, tokens: dict, profile, args, clock: ClockFile | None =
         raise RuntimeError("none of the --counters exists in this centre")
     staffed = {t for ts in counters.values() for t in ts}
     procedures = Client(server, tokens["kiosk-1"]).get("/procedures", {"limit": 5000})["items"]
-    mix = ProcedureMix([p for p in procedures if p.get("team_id") in staffed], profile.fields)
+    fields = {**profile.fields, **dict(args.field or [])}
+    mix = ProcedureMix([p for p in procedures if p.get("team_id") in staffed], fields)
     kiosk = Kiosk(server, tokens["kiosk-1"])
     display = DisplayClient(server, tokens["display-1"]).connect()
     since = reader.get("/events?since=0&limit=1")["seq"]
@@ -294,7 +310,7 @@ def simulate(server: str, tokens: dict, profile, args, clock: ClockFile | None =
     rig = None
     device_counters = sorted(counters)[: max(0, args.devices)]
     try:
-        shares = ProcedureMix(procedures, profile.fields).team_shares()
+        shares = ProcedureMix(procedures, fields).team_shares()
         load = round(profile.day_total(args.day_load) * sum(shares.get(t, 0) for t in staffed))
         visits.book_all(round(load * args.bookings), start_s, end_s)
         if clock:  # just before opening: the officers sign in
