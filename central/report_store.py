@@ -102,6 +102,12 @@ class ReportReads:
             parts.append(f"SELECT {columns} FROM report_agg WHERE dim=%s AND period='m' AND "
                          f"day = ANY(%s){_site_sql(sites, p)}")
             params += p
+            if sites is not None:  # day rows only of months some of the sites has no rows of
+                covered = {r[0] for r in conn.execute(
+                    "SELECT month FROM agg_months WHERE month = ANY(%s) AND site = ANY(%s) "
+                    "GROUP BY month HAVING COUNT(*) = %s",
+                    (months, list(set(sites)), len(set(sites)))).fetchall()}
+                months = [m for m in months if m not in covered]
             for a, b in _month_runs(months):
                 p = [dim, a + "-01", b + "-31"]
                 parts.append(
