@@ -112,11 +112,14 @@ def replicate(conn, k: int, first_month: str) -> int:
                      (EPOCH, first_month)).rowcount
     agg = ", ".join(_years_back(c, k) if c == "day" else c for c in STAT_COLUMNS)
     latest = first_month  # the generated rows only (a day or a month from then on)
-    for table in ("report_agg", "province_agg"):
-        conn.execute(f"INSERT INTO {table} ({', '.join(STAT_COLUMNS)}) SELECT {agg} FROM "
-                     f"{table} WHERE day >= %s", (latest,))
+    ours = [site for site, _kind, _v in province_sites()]  # not other benchmarks' sites
+    conn.execute(f"INSERT INTO report_agg ({', '.join(STAT_COLUMNS)}) SELECT {agg} FROM "
+                 "report_agg WHERE day >= %s AND site = ANY(%s)", (latest, ours))
+    conn.execute(f"INSERT INTO province_agg ({', '.join(STAT_COLUMNS)}) SELECT {agg} FROM "
+                 "province_agg WHERE day >= %s", (latest,))
     conn.execute(f"INSERT INTO agg_months (site, month) SELECT site, "
-                 f"{_years_back('month', k)} FROM agg_months WHERE month >= %s", (latest,))
+                 f"{_years_back('month', k)} FROM agg_months WHERE month >= %s AND "
+                 "site = ANY(%s)", (latest, ours))
     conn.execute(f"INSERT INTO province_months (month, sites) SELECT "
                  f"{_years_back('month', k)}, sites FROM province_months WHERE month >= %s",
                  (latest,))
