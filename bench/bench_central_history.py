@@ -108,18 +108,17 @@ def replicate(conn, k: int, first_month: str) -> int:
                     f"ticket_id + {k} * 1000000000000" if c == "ticket_id" else c
                     for c in JOURNEY_COLUMNS)
     n = conn.execute(f"INSERT INTO journeys (epoch, {', '.join(JOURNEY_COLUMNS)}) "
-                     f"SELECT epoch, {src} FROM journeys WHERE epoch = %s AND day >= %s",
-                     (EPOCH, first_month)).rowcount
+                     f"SELECT epoch, {src} FROM journeys WHERE epoch = %s AND day >= %s "
+                     "AND day <= %s", (EPOCH, first_month, END.isoformat())).rowcount
     agg = ", ".join(_years_back(c, k) if c == "day" else c for c in STAT_COLUMNS)
     latest = first_month  # the generated rows only (a day or a month from then on)
-    ours = [site for site, _kind, _v in province_sites()]  # not other benchmarks' sites
-    conn.execute(f"INSERT INTO report_agg ({', '.join(STAT_COLUMNS)}) SELECT {agg} FROM "
-                 "report_agg WHERE day >= %s AND site = ANY(%s)", (latest, ours))
-    conn.execute(f"INSERT INTO province_agg ({', '.join(STAT_COLUMNS)}) SELECT {agg} FROM "
-                 "province_agg WHERE day >= %s", (latest,))
+    last = END.isoformat()  # not the month still open (other benchmarks' tickets of today)
+    for table in ("report_agg", "province_agg"):
+        conn.execute(f"INSERT INTO {table} ({', '.join(STAT_COLUMNS)}) SELECT {agg} FROM "
+                     f"{table} WHERE day >= %s AND day <= %s", (latest, last))
     conn.execute(f"INSERT INTO agg_months (site, month) SELECT site, "
                  f"{_years_back('month', k)} FROM agg_months WHERE month >= %s AND "
-                 "site = ANY(%s)", (latest, ours))
+                 "month <= %s", (latest, last))
     conn.execute(f"INSERT INTO province_months (month, sites) SELECT "
                  f"{_years_back('month', k)}, sites FROM province_months WHERE month >= %s",
                  (latest,))
