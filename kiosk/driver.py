@@ -74,6 +74,7 @@ class Driver:
         self.i = 0
         self.started = 0.0
         self.pending_double = None
+        self.pending_drag: list = []  # the rest of a drag: one finger move per frame
         self.shot_done = False
         self.settle = 0  # frames to let layout catch up after a touch
 
@@ -103,15 +104,16 @@ class Driver:
         return best
 
     def drag(self, w, dy: float, steps: int = 8) -> None:
+        """Touch down at the widget's centre (less half the way), then one move per frame
+        and lift at the end (all moves in one frame would make a fling)."""
         from kivy.tests.common import UnitTestTouch
 
         x, y = w.to_window(*w.center)
         y -= dy / 2
         touch = UnitTestTouch(x, y)
         touch.touch_down()
-        for i in range(1, steps + 1):
-            touch.touch_move(x, y + dy * i / steps)
-        touch.touch_up()
+        self.pending_drag = [touch, *[(x, y + dy * i / steps) for i in range(1, steps + 1)],
+                             (x, y + dy)]
 
     def layout(self) -> list[dict]:
         """The visible labels and buttons of the screen: text, size, colours, place."""
@@ -149,6 +151,14 @@ class Driver:
         Clock.schedule_interval(self.poll, 0)
 
     def poll(self, _dt):
+        if self.pending_drag:  # a drag spans frames, like a finger (a fling otherwise)
+            touch, (x, y) = self.pending_drag[0], self.pending_drag.pop(1)
+            if len(self.pending_drag) > 1:
+                touch.touch_move(x, y)
+            else:
+                touch.touch_up()
+                self.pending_drag = []
+            return
         if self.pending_double is not None:
             w, self.pending_double = self.pending_double, None
             self.tap(w)

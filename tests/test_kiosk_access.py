@@ -129,6 +129,11 @@ def test_accessible_mode_large_contrasted_lower_half_spoken_then_reset(server, t
              {"screenshot": str(shots["home"])}, {"dump": "home"},
              {"touch": {"text": "Trang sau"}}, {"wait": {"text": "Trang 2/"}},
              {"touch": {"text": "Trang trước"}}, {"wait": {"text": "Trang 1/"}},
+             # typing a name: the normal keyboard, with larger results and no top buttons
+             {"touch": {"text": "Gõ tên thủ tục"}}, {"wait": {"screen": "search"}},
+             {"wait": {"spoken": "Gõ tên thủ tục bằng bàn phím ở nửa dưới màn hình"}},
+             {"type": "khai sinh"}, {"wait": {"text": "Đăng ký khai sinh"}}, {"dump": "search"},
+             {"touch": {"text": "‹ Quay lại"}}, {"wait": {"screen": "access_home"}},
              {"touch": {"text": "Đăng ký khai sinh"}}, {"wait": {"screen": "access_detail"}},
              {"wait": {"spoken": "Thủ tục Đăng ký khai sinh. Đang có 0 người chờ"}},
              {"touch": {"text": "Người cao tuổi"}},
@@ -154,6 +159,15 @@ def test_accessible_mode_large_contrasted_lower_half_spoken_then_reset(server, t
     _controls_below_half(home)
     _large_and_contrasted(home)
     assert {"Đăng ký khai sinh", "Thoát chế độ hỗ trợ", "Đọc lại"} <= set(home["texts"])
+
+    search = d["search"]
+    assert "Trang chủ" not in search["texts"] and "Thoát chế độ hỗ trợ" in search["texts"]
+    half = search["window"][1] / 2
+    for w in search["layout"]:
+        if w["text"] in ("‹ Quay lại", "Thoát chế độ hỗ trợ") or len(w["text"]) == 1:
+            assert w["y"] + w["height"] <= half + 1, w  # keys and the way back: lower half
+        if "Đăng ký khai sinh" in w["text"]:
+            assert w["font_sp"] >= access.MIN_TEXT_SP, w
 
     detail = d["detail"]
     _controls_below_half(detail)

@@ -82,7 +82,7 @@ def test_search_counts_real_matches_and_detail_speaks_plainly(live_server, tmp_p
              {"type": "dang ky"}, {"wait": {"text": "Đăng ký khai sinh"}}, {"dump": "many"},
              # a finger scrolling the results folds the keyboard away; a button brings it back
              {"drag": {"id": "scroll", "dy": 120}}, {"wait": {"text": "Hiện bàn phím"}},
-             {"sleep": 0.3}, {"dump": "folded"},
+             {"sleep": 0.8}, {"dump": "folded"},
              {"touch": {"text": "Hiện bàn phím"}}, {"wait": {"text": "Xóa hết"}},
              {"touch": {"text": "‹ Xóa"}}, {"touch": {"text": "Xóa hết"}},
              {"type": "khai sinh"}, {"wait": {"text": "Đăng ký khai sinh"}}, {"dump": "few"},

@@ -23,6 +23,7 @@ RESULTS = 20
 COUNT_MAX = 500  # matches counted for "N kết quả" ("hơn 500" beyond)
 RESULT_H = 64  # compact rows: 3.5 results above the keyboard at 1280x800, 7 without it
 RESULT_GAP = 6
+ACCESS_RESULT_H = 84
 KEY_BG = (0.20, 0.24, 0.30, 1)
 RESULT_BG = (0.05, 0.28, 0.63, 1)
 
@@ -42,7 +43,8 @@ class SearchScreen(Screen):
             self.ids.results.add_widget(btn)
             self.result_buttons.append(btn)
         self._build_keyboard()
-        app.bind(lang=self._relabel, ready=lambda *_: self.update())
+        app.bind(lang=self._relabel, ready=lambda *_: self.update(),
+                 access=lambda *_: self.update())
         self._relabel()
         self.update()
 
@@ -117,15 +119,18 @@ class SearchScreen(Screen):
         # the real number of matches (up to COUNT_MAX), the best RESULTS of them shown
         hits = app.index.search(text, limit=COUNT_MAX) if text.strip() else []
         total, hits = len(hits), hits[:RESULTS]
+        # the accessible mode: larger text in taller rows
+        row_h, font = (ACCESS_RESULT_H, "26sp") if app.access else (RESULT_H, "21sp")
         for i, btn in enumerate(self.result_buttons):
+            btn.font_size = font
             if i < len(hits):
                 proc = hits[i].procedure
                 btn.text = clip(short_name(proc["name"]), 130)
                 btn.key = proc["code"]
-                visible(btn, True, dp(RESULT_H))
+                visible(btn, True, dp(row_h))
             else:
                 btn.key = ""
-                visible(btn, False, dp(RESULT_H))
+                visible(btn, False, dp(row_h))
         if text.strip() and not hits:
             self.ids.count.text = tr("search_none", lang)
         elif hits:
