@@ -67,12 +67,17 @@ class ClockFile:
 
 
 def serve(data_dir: str, port: int, clock_path: str) -> int:
-    """`qms serve` on 127.0.0.1 with the simulated clock (under gevent: see `command`)."""
-    from qms.app import create_app
-    from server import serving
+    """`qms serve` on 127.0.0.1 with the simulated clock (under gevent: see `command`):
+    the server with the pages `qms.app` wires in (tools sit below `qms`, so they are named
+    here again: the board and phone page, the counter console, the site identity)."""
+    from counter.routes import bp as counter_bp
+    from display_board.routes import bp as display_bp
+    from server import create_app, serving
+    from server.api.site import bp as site_bp
 
     app = create_app({"DATA_DIR": data_dir, "CLOCK": ClockFile(Path(clock_path)),
-                      "BOOKING_WRITES": BOOKING_WRITES})
+                      "BOOKING_WRITES": BOOKING_WRITES},
+                     pages=[display_bp, counter_bp, site_bp])
     return serving.run(app, "127.0.0.1", port)
 
 
