@@ -170,6 +170,18 @@ def test_settings_reject_bad_values(tmp_path):
     bad.write_text("colour = 'red'\n")
     with pytest.raises(ValueError):
         load_file(bad)
+    for speed in (79, 261):  # the voice's limits (words per minute)
+        with pytest.raises(ValueError):
+            KioskSettings(token="t", voice_speed=speed).validate()
+
+
+def test_voice_settings_from_file_and_flag(tmp_path):
+    cfg = tmp_path / "kiosk.toml"
+    cfg.write_text('voice_speed = 120\nvoice_player = "aplay -q"\n')
+    settings, _ = settings_from_args(["--token", "t", "--config", str(cfg),
+                                      "--voice-dir", str(tmp_path / "v")], env={})
+    assert (settings.voice, settings.voice_speed, settings.voice_player) == (True, 120, "aplay -q")
+    assert settings.voice_dir == str(tmp_path / "v")
 
 
 def test_run_without_token_exits_2(capsys):
