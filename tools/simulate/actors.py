@@ -46,6 +46,7 @@ class Citizen:
     state: str = "waiting"  # waiting | called | serving | done | no_show
     recalls: int = 0
     id_number: str | None = None  # the CCCD number the kiosk scanned (issue #15)
+    foreign: bool = False  # not issued by this run (a person's in the demo, an earlier run's)
 
 
 # -- kiosks ----------------------------------------------------------------------------------
@@ -325,7 +326,7 @@ class Officer:
         c = self.sim.citizens.get(ticket["id"])
         if c is None:  # a ticket the simulation did not issue: serve it plainly
             c = Citizen("", ticket["team_id"], None, False, False, None, None, self.sim.now,
-                        id=ticket["id"], number=ticket["number"])
+                        id=ticket["id"], number=ticket["number"], foreign=True)
             self.sim.citizens[c.id] = c
         c.state = "called"
         self.citizen = c

@@ -16,6 +16,7 @@ for today's slots whose check-in window is open and the server decides on time o
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -103,16 +104,23 @@ class Visits:
         self.kiosk = Client(sim.server, kiosk_token)
         self.stats = VisitStats()
         self._ids = 0
+        self._fresh = random.SystemRandom()
         self._slots: dict[int, list[dict]] = {}
 
     # -- people ---------------------------------------------------------------------------
     def id_number(self) -> str:
-        """A fresh 12-digit CCCD number (province 001, a 1990s man), one per person."""
+        """A fresh 12-digit CCCD number (province 001, a 1990s man), one per person: from
+        the seed on a fresh simulated-clock server; on a wall-clock server (the demo, where
+        runs of the same day share the per-person limits) drawn afresh for every run."""
         self._ids += 1
-        return f"001090{self.args.seed % 100:02d}{self._ids:04d}"
+        if self.simulated_clock:
+            return f"001090{self.args.seed % 100:02d}{self._ids % 10**4:04d}"
+        return f"001{self._fresh.randrange(10**9):09d}"
 
     def phone(self, n: int) -> str:
-        return f"09{(self.args.seed * 7919 + n) % 10**8:08d}"
+        if self.simulated_clock:
+            return f"09{(self.args.seed * 7919 + n) % 10**8:08d}"
+        return f"09{self._fresh.randrange(10**8):08d}"
 
     # -- booking beforehand ---------------------------------------------------------------
     def _free_slots(self, proc: dict) -> list[dict]:
@@ -155,11 +163,15 @@ class Visits:
                     self.stats.booking_refused.get(exc.code, 0) + 1)
                 continue
             slot["left"] -= 1
+            waits = not self.simulated_clock and ans.get("checkin_from", "") > datetime.now(
+                self.tz).strftime("%H:%M")  # the centre opens check-in later than 30 min
             b = Booking(ans["code"], proc["code"], ans["team_id"], ans["day"], ans["start"],
-                        ans["end"], body["phone"], body.get("id_number"), "on_time",
+                        ans["end"], body["phone"], body.get("id_number"),
+                        "ahead" if waits else "on_time",
                         "cccd" if with_id and rng.random() < 0.5 else "code",
                         checkin_from=ans.get("checkin_from", ""),
-                        checkin_until=ans.get("checkin_until", ""))
+                        checkin_until=ans.get("checkin_until", ""),
+                        outcome="booked_ahead" if waits else None)
             self.stats.bookings.append(b)
         self._plan()
         if not self.simulated_clock and count and not self.stats.bookings:
@@ -198,7 +210,7 @@ class Visits:
     def _plan(self) -> None:
         """Who comes late and who never comes: the shares of the bookings made (at least
         one of each when the share is not 0 and there are three bookings or more)."""
-        order = list(self.stats.bookings)
+        order = [b for b in self.stats.bookings if b.plan != "ahead"]
         self.sim.rng.shuffle(order)
         n = len(order)
 
