@@ -52,6 +52,10 @@ for _method, _path in (("get", "slots"), ("post", ""), ("get", "/{code}"),
     MATRIX[(_method, f"/api/v1/bookings{'/' if _path == 'slots' else ''}{_path}")] = ANY
 MATRIX[("post", "/api/v1/bookings/checkin")] = {"officer", "admin", "kiosk"}
 MATRIX[("get", "/api/v1/reports/bookings")] = {"manager", "admin"}
+# dossier lookup (issue #15): public, rate-limited per address; the lookup key is the
+# right (a wrong key is 403 dossier_key_wrong for everyone; [dossier] is off here: 404)
+MATRIX[("get", "/api/v1/dossiers/{code}")] = ANY
+MATRIX[("post", "/api/v1/dossiers/{code}/ticket")] = ANY
 for _report in ("summary", "satisfaction", "heatmap", "occupancy", "priority", "low-ratings",
                 "monthly", "journeys", "export"):
     MATRIX[("get", f"/api/v1/reports/{_report}")] = {"manager", "admin"}
