@@ -55,7 +55,8 @@ MATRIX[("get", "/api/v1/reports/bookings")] = {"manager", "admin"}
 # dossier lookup (issue #15): public, rate-limited per address; the lookup key is the
 # right (a wrong key is 403 dossier_key_wrong for everyone; [dossier] is off here: 404)
 MATRIX[("get", "/api/v1/dossiers/{code}")] = ANY
-MATRIX[("post", "/api/v1/dossiers/{code}/ticket")] = ANY
+# its result-return number: a citizen's phone (no token) or whoever may issue tickets
+MATRIX[("post", "/api/v1/dossiers/{code}/ticket")] = {"anonymous", "officer", "admin", "kiosk"}
 for _report in ("summary", "satisfaction", "heatmap", "occupancy", "priority", "low-ratings",
                 "monthly", "journeys", "export"):
     MATRIX[("get", f"/api/v1/reports/{_report}")] = {"manager", "admin"}
