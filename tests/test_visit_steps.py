@@ -320,3 +320,32 @@ def test_finish_with_end_visit_stops_the_route(server, officers):
     done = act(server, officers, RECEIVE, "finish", {"end_visit": True})
     assert (done["id"], done["status"], done["team_id"]) == (ticket["id"], "done", 4)
     assert act(server, officers, RECEIVE, "finish", {"end_visit": "yes"}, status=422)
+
+
+def test_console_shows_the_step_and_sends_the_citizen_on(server, officers, browser):
+    """The officer's console in Chromium at the fee desk: the called ticket says "Bước 2/3 ·
+    Thu phí", the finish button "Xong bước → Trả kết quả", and pressing it sends the citizen
+    on (the ticket waits at the result team)."""
+    ticket = server.post("/tickets", server.tokens["kiosk-1"], {"procedure_code": FEE_PROC}).json()
+    serve(server, officers, RECEIVE, hold=0)
+    page = browser.new_page(viewport={"width": 1366, "height": 768}, locale="vi-VN")
+    try:
+        page.goto(f"{server.url}/counter?counter=22")
+        page.fill("#username", "canbo22")
+        page.fill("#password", PASSWORDS.get("canbo22", "demo1234"))
+        page.fill("#counter-no", "22")
+        page.click("#signin-form button[type=submit]")
+        page.wait_for_selector("#conn.ok")
+        page.click("#btn-next")
+        page.wait_for_function(f"document.querySelector('#t-number').textContent === "
+                               f"'{ticket['number']}'")
+        assert page.inner_text("#t-step") == "Bước 2/3 · Thu phí"
+        assert page.inner_text("[data-action=finish]").startswith("Xong bước → Trả kết quả")
+        page.click("[data-action=finish]")
+        page.wait_for_function("document.querySelector('#t-number').textContent === '—'")
+        assert "sang bước Trả kết quả (Quầy 23)" in page.inner_text("#msg")
+        assert page.is_hidden("#t-step")
+    finally:
+        page.close()
+    view = server.get(f"/tickets/{ticket['token']}").json()
+    assert (view["team_id"], view["status"], view["step"]["index"]) == (8, "waiting", 3)
