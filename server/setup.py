@@ -19,6 +19,9 @@ from .storage import DB_NAME, Store
 
 SAMPLE_CSV = Path(__file__).parent / "data" / "procedures-sample.csv"
 DEMO_ROLE_PASSWORDS = {"admin": "demo-admin", "manager": "demo-manager"}
+#: the counters `qms demo`'s simulated day staffs (tools/demo_run.py SIMULATED_COUNTERS):
+#: a person trying the demo signs in at another one
+DEMO_SIMULATED_COUNTERS = (1, 2, 3, 4, 9, 22, 23)
 
 
 def open_store(data_dir: Path, *, create: bool = False) -> tuple[Store, centre_config.Config]:
@@ -38,6 +41,34 @@ def accounts(data_dir: Path) -> Accounts:
 
 def demo_password(role: str) -> str:
     return DEMO_ROLE_PASSWORDS.get(role, demo.DEMO_PASSWORD)
+
+
+def _ranges(numbers) -> str:
+    """Counter numbers as short ranges: [1, 2, 3, 4, 9, 22, 23] -> "1-4, 9, 22-23"."""
+    parts: list[str] = []
+    for n in sorted(numbers):
+        if parts and parts[-1][1] == n - 1:
+            parts[-1] = (parts[-1][0], n)
+        else:
+            parts.append((n, n))
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in parts)
+
+
+def demo_sign_in_lines() -> list[str]:
+    """What `qms init --demo` says about signing in: every officer canboNN signs in at
+    counter NN, and which counters a person can take while `qms demo` runs its simulated
+    day (DEMO_SIMULATED_COUNTERS, the list tools/demo_run.py staffs; a test keeps the two
+    equal)."""
+    counters = sorted(demo.COUNTER_TEAMS)
+    free = [n for n in counters if n not in DEMO_SIMULATED_COUNTERS]
+    first, last = counters[0], counters[-1]
+    return [
+        "demo sign-ins: admin/demo-admin, giamdoc/demo-manager, officers "
+        f"canbo{first:02d}..canbo{last:02d}/{demo.DEMO_PASSWORD} (canboNN at counter NN)",
+        f"`qms demo` simulates counters {_ranges(DEMO_SIMULATED_COUNTERS)}: sign in at "
+        f"counters {_ranges(free)} (e.g. canbo{free[0]:02d}), or run `qms demo --no-simulate` "
+        "to use them all",
+    ]
 
 
 def init_centre(data_dir: Path, *, demo_centre: bool = False, force: bool = False,
@@ -84,8 +115,8 @@ def init_centre(data_dir: Path, *, demo_centre: bool = False, force: bool = Fals
                                        announce=False)[1]["token"]
                   for name, kind, counters in demo.DEMO_DEVICES}
         (data_dir / "demo-tokens.json").write_text(json.dumps(tokens, indent=2))
-        say("demo sign-ins: admin/demo-admin, giamdoc/demo-manager, "
-            f"canbo01..canbo23/{demo.DEMO_PASSWORD}")
+        for line in demo_sign_in_lines():
+            say(line)
         say(f"device tokens written to {data_dir / 'demo-tokens.json'}")
     store.close()
     return tokens
