@@ -130,9 +130,9 @@ class QueueService:
 
     def _open_for(self, site: str) -> dict[str, int]:
         """Open counters per team of the site (0: no wait can be estimated for the team)."""
-        states = self.store.counter_states()
+        open_numbers = self.store.open_counter_numbers()
         open_now = [c for c in self.config.counters if c.site == site
-                    and states.get(c.number) and states[c.number].status == "open"]
+                    and c.number in open_numbers]
         return {str(t.id): sum(1 for c in open_now if t.id in c.teams)
                 for t in self.config.teams if t.site == site}
 
@@ -316,10 +316,8 @@ class QueueService:
         cached = getattr(self, "_estimator", None)
         if cached and cached[0] == key:
             return cached[1]
-        states = self.store.counter_states()
-        counters = [estimate.CounterLoad(c.number, tuple(c.teams),
-                                         bool(states.get(c.number)
-                                              and states[c.number].status == "open"))
+        open_numbers = self.store.open_counter_numbers()
+        counters = [estimate.CounterLoad(c.number, tuple(c.teams), c.number in open_numbers)
                     for c in self.config.counters if c.site == site]
         est = estimate.WaitEstimator(counters, self.store.waiting_totals(site, day),
                                      self._served(site, day), self.clock(),

@@ -199,6 +199,8 @@ class Store(QueueMixin, CatalogMixin, AccountsMixin, ReportsMixin, AdminMixin, B
                 yield self
             except BaseException:
                 self.db.conn.execute("ROLLBACK")
+                # sets read inside the transaction may hold what it undid (open counters)
+                self._counters_written = getattr(self, "_counters_written", 0) + 1
                 raise
             else:
                 self._commit()

@@ -199,6 +199,7 @@ class QueueMixin:
         return [event_message(r) for r in rows[-limit:]]
 
     def ensure_counters(self, numbers: list[int]) -> None:
+        self._counters_written = getattr(self, "_counters_written", 0) + 1
         self.conn.executemany("INSERT OR IGNORE INTO counters (number) VALUES (?)",
                                  [(n,) for n in numbers])
 
@@ -213,7 +214,24 @@ class QueueMixin:
                                  "FROM counters ORDER BY number").fetchall()
         return {r[0]: CounterState(*r) for r in rows}
 
+    def open_counter_numbers(self) -> frozenset[int]:
+        """The numbers of the open counters: every event's open-counter figures and every wait
+        estimate ask (issue #14), so the set is kept until a counter is written through this
+        store or another connection commits (`PRAGMA data_version` of the connection in use:
+        a reader never trusts a set older than the last commit it could see)."""
+        conn = self.conn
+        key = (id(conn), conn.execute("PRAGMA data_version").fetchone()[0],
+               getattr(self, "_counters_written", 0))
+        cached = getattr(self, "_open_counters", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        numbers = frozenset(r[0] for r in conn.execute(
+            "SELECT number FROM counters WHERE status = 'open'"))
+        self._open_counters = (key, numbers)
+        return numbers
+
     def save_counter_state(self, state: CounterState) -> None:
+        self._counters_written = getattr(self, "_counters_written", 0) + 1
         self.conn.execute(
             "INSERT OR REPLACE INTO counters (number, status, ticket_id, officer, reason) "
             "VALUES (?,?,?,?,?)",
