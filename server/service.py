@@ -381,7 +381,7 @@ class QueueService:
     def _finish_current(self, state, ticket, now, events, actor) -> None:
         if ticket is not None and ticket.status in rules.ACTIVE and ticket.counter == state.number:
             steps = self.steps(ticket)
-            if rules.next_step(ticket, steps):  # a visit of several steps moves on
+            if visit.next_step(ticket, steps):  # a visit of several steps moves on
                 self._move_step(state, ticket, steps, now, events, actor, implicit=True)
                 return
             rules.finish(ticket, state.number, now)
@@ -506,7 +506,7 @@ class QueueService:
         (`ticket.step_moved`); its last step, or `end_visit`, finishes it."""
         steps = self.steps(ticket) if ticket is not None else []
         if (not end_visit and ticket is not None and ticket.counter == state.number
-                and ticket.status in rules.ACTIVE and rules.next_step(ticket, steps)):
+                and ticket.status in rules.ACTIVE and visit.next_step(ticket, steps)):
             return self._move_step(state, ticket, steps, now, events, actor)
         return self._ticket_step(state, ticket, now, events, actor, rules.finish,
                                  "ticket.finished", True,
@@ -522,7 +522,7 @@ class QueueService:
             shown = self.store.ticket(ticket_id)
             if shown is None:
                 raise NotFound("Không tìm thấy số này (unknown ticket)", code="unknown_ticket")
-            rules.check_movable(shown)
+            visit.check_movable(shown)
             if ticket is None or shown.id != ticket.id:
                 ticket = shown  # refused below: not served at this counter
         steps = self.steps(ticket) if ticket is not None else []
@@ -531,8 +531,8 @@ class QueueService:
     def _move_step(self, state, ticket, steps, now, events, actor, **extra):
         first_move = ticket is not None and ticket.route is None
         from_team = ticket.team_id if ticket is not None else None
-        from_step = rules.step_info(ticket, steps) if ticket is not None else None
-        t = rules.move_step(ticket, state.number, steps)
+        from_step = visit.step_info(ticket, steps) if ticket is not None else None
+        t = visit.move_step(ticket, state.number, steps)
         skipped = []
         if first_move:
             t.route = json.dumps(steps, ensure_ascii=False, separators=(",", ":"))
@@ -558,7 +558,7 @@ class QueueService:
                                       t.origin_team_id)
         if route is None:
             return [], []
-        return rules.visit_steps(route, rules.has_fee(proc),
+        return visit.visit_steps(route, visit.has_fee(proc),
                                  {team.id: team.name for team in self.config.teams})
 
     def steps(self, t: Ticket, procedure: dict | None = None) -> list[dict]:
@@ -576,7 +576,7 @@ class QueueService:
         return {"team_id": team.id, "team_name": team.name, "counter_hint": hint}
 
     def _step_data(self, t: Ticket, steps: list[dict]) -> dict:
-        info = rules.step_info(t, steps)
+        info = visit.step_info(t, steps)
         return {"step": info} if info else {}
 
     def step_view(self, t: Ticket, procedure: dict | None = None) -> dict:
@@ -585,10 +585,10 @@ class QueueService:
         citizen goes after this step: {"team_id", "team_name", "counter_hint", "name"}, or
         None)."""
         steps = self.steps(t, procedure)
-        info = rules.step_info(t, steps)
+        info = visit.step_info(t, steps)
         if info:
             info["counter_hint"] = self._goto(t.team_id)["counter_hint"]
-        after = rules.next_step(t, steps)
+        after = visit.next_step(t, steps)
         return {"step": info,
                 "next_step": self._goto(after["team_id"]) | {"name": after["name"]}
                 if after else None}

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import pytest
 
-from server import rules
+from server import rules, visit
 from server.config import Route, RouteStep, from_dict
 from server.demo import demo_config
 from server.errors import QMSError, ValidationFailed
@@ -109,40 +109,40 @@ NAMES = {6: "Tổ 6", 7: "Thu phí", 8: "Trả kết quả"}
     ("0", False), ("0 đồng", False), ("Không thu phí", False),
 ])
 def test_fee_step_kept_only_with_a_fee(fee, kept):
-    assert rules.has_fee({"fee": fee}) is kept
-    steps, skipped = rules.visit_steps(ROUTE, rules.has_fee({"fee": fee}), NAMES)
+    assert visit.has_fee({"fee": fee}) is kept
+    steps, skipped = visit.visit_steps(ROUTE, visit.has_fee({"fee": fee}), NAMES)
     assert [s["team_id"] for s in steps] == ([6, 7, 8] if kept else [6, 8])
     assert [s["kind"] for s in skipped] == ([] if kept else ["fee"])
 
 
 def test_clean_fee_fields_win_over_the_text():
-    assert rules.has_fee({"fee": "50.000 đồng", "fee_free": 1}) is False
-    assert rules.has_fee({"fee": "", "fee_free": None, "fee_amount_max": 20000}) is True
-    assert rules.has_fee(None) is True  # nothing known: the fee desk decides
+    assert visit.has_fee({"fee": "50.000 đồng", "fee_free": 1}) is False
+    assert visit.has_fee({"fee": "", "fee_free": None, "fee_amount_max": 20000}) is True
+    assert visit.has_fee(None) is True  # nothing known: the fee desk decides
 
 
 def test_move_keeps_number_and_place_and_refuses_ended_visits():
     t0 = datetime(2026, 11, 23, 1, 0)
     t = rules.Ticket(site="main", team_id=6, origin_team_id=6, day="2026-11-23", number=6001,
                      token="x", issued_at=t0, wait_from=t0, status="serving", counter=21)
-    steps, _ = rules.visit_steps(ROUTE, True, NAMES)
-    assert rules.step_info(t, steps) == {"index": 1, "count": 3, "name": "Tiếp nhận",
+    steps, _ = visit.visit_steps(ROUTE, True, NAMES)
+    assert visit.step_info(t, steps) == {"index": 1, "count": 3, "name": "Tiếp nhận",
                                          "kind": "receive"}
-    rules.move_step(t, 21, steps)
+    visit.move_step(t, 21, steps)
     assert (t.team_id, t.number, t.wait_from, t.status, t.counter, t.step) == (
         7, 6001, t0, "waiting", None, 1)
-    assert rules.next_step(t, steps)["team_id"] == 8
+    assert visit.next_step(t, steps)["team_id"] == 8
     with pytest.raises(QMSError) as err:  # not called at counter 21 any more
-        rules.move_step(t, 21, steps)
+        visit.move_step(t, 21, steps)
     assert err.value.code == "no_current_ticket"
     t.status, t.counter, t.step = "serving", 23, 2
     with pytest.raises(QMSError) as err:
-        rules.move_step(t, 23, steps)
+        visit.move_step(t, 23, steps)
     assert (err.value.status, err.value.code) == (409, "no_next_step")
     for status in ("done", "no_show", "cancelled"):
         t.status = status
         with pytest.raises(QMSError) as err:
-            rules.move_step(t, 23, steps)
+            visit.move_step(t, 23, steps)
         assert (err.value.status, err.value.code) == (409, "ticket_closed")
 
 
