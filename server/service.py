@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from common.vocabulary import TEAM_BAND_EXHAUSTED, TEAM_BAND_LOW
 
-from . import estimate, persons, rules
+from . import estimate, persons, rules, visit
 from .config import Config
 from .errors import Conflict, IdempotencyMismatch, NotFound, ValidationFailed
 from .rules import Ticket
