@@ -19,6 +19,7 @@ YELLOW = (1.0, 0.86, 0.0, 1)
 NAVY = (0.0, 0.13, 0.40, 1)
 GREEN = (0.0, 0.30, 0.12, 1)
 PURPLE = (0.35, 0.05, 0.30, 1)
+KEY = (0.16, 0.16, 0.16, 1)  # the search keyboard's keys: white on near-black, edged by black
 
 MIN_TEXT_SP = 26  # every text on the accessible screens (the normal screens go down to 18)
 MIN_CONTRAST = 7.0  # WCAG 2 AAA for normal text

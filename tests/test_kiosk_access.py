@@ -192,3 +192,115 @@ def test_accessible_mode_large_contrasted_lower_half_spoken_then_reset(server, t
     assert d["woken"]["screen"] == "home" and d["woken"]["access"] is False
     for path in shots.values():
         not_blank(path)
+
+
+# -- the search and message screens in the mode -----------------------------------------
+
+def _rendered_bg(img, window, w) -> tuple:
+    """The colour most of a widget's box shows in the screenshot (its background: text
+    covers far less of it), as RGBA 0..1."""
+    height = window[1]
+    box = (round(w["x"]), round(height - w["y"] - w["height"]),
+           round(w["x"] + w["width"]), round(height - w["y"]))
+    _, colour = max(img.crop(box).getcolors(1 << 20))
+    return (*(c / 255 for c in colour), 1)
+
+
+def _in_window(window, w) -> bool:
+    return (w["x"] >= 0 and w["y"] >= 0 and w["x"] + w["width"] <= window[0]
+            and w["y"] + w["height"] <= window[1])
+
+
+def _overlap(a, b) -> bool:
+    return (a["x"] + 1 < b["x"] + b["width"] and b["x"] + 1 < a["x"] + a["width"]
+            and a["y"] + 1 < b["y"] + b["height"] and b["y"] + 1 < a["y"] + a["height"])
+
+
+def _in_view(dump: dict, w) -> bool:
+    """In the window and not under a widget drawn after it (a result scrolled under the
+    keyboard is in the layout, the keys drawn over it)."""
+    after = dump["layout"][dump["layout"].index(w) + 1:]
+    return _in_window(dump["window"], w) and not any(_overlap(o, w) for o in after)
+
+
+def _drawn_light_on_black(dump: dict, shot) -> list[str]:
+    """Every visible text of the screen checked against what the screenshot really shows
+    behind it: the mode's colours, at least MIN_CONTRAST, at least MIN_TEXT_SP."""
+    from PIL import Image
+
+    img = Image.open(shot).convert("RGB")
+    window = dump["window"]
+    assert list(img.size) == window, (img.size, window)
+    checked = []
+    for w in dump["layout"]:
+        if not _in_view(dump, w):
+            continue
+        bg = _rendered_bg(img, window, w)
+        if w["button"]:
+            assert bg == pytest.approx(w["bg"], abs=0.02), (w["text"], bg, w["bg"])
+        else:
+            assert bg == pytest.approx(access.BLACK, abs=0.02), (w["text"], bg)
+        assert access.contrast(w["color"], bg) >= access.MIN_CONTRAST, (w["text"], w["color"], bg)
+        assert w["font_sp"] >= access.MIN_TEXT_SP, (w["text"], w["font_sp"])
+        checked.append(w["text"])
+    return checked
+
+
+@pytest.mark.gui
+@pytest.mark.e2e
+def test_search_and_message_screens_light_on_black_in_the_mode_and_normal_after(server,
+                                                                                tmp_path):
+    from tests.test_kiosk_gui import READY, KioskRun, kiosk_token, not_blank
+
+    shots = {n: tmp_path / f"{n}.png" for n in ("search", "message", "search_normal",
+                                                "message_normal")}
+    not_a_card = "NOT-A-CARD-12345"
+    steps = [READY, {"touch": {"id": "access_button"}}, {"wait": {"screen": "access_home"}},
+             {"touch": {"text": "Gõ tên thủ tục"}}, {"wait": {"screen": "search"}},
+             {"type": "khai sinh"}, {"wait": {"text": "Đăng ký khai sinh"}},
+             {"screenshot": str(shots["search"])}, {"dump": "search"},
+             {"touch": {"text": "‹ Quay lại"}}, {"wait": {"screen": "access_home"}},
+             # a scan that is no card: the error (message) screen, still in the mode
+             {"scan": not_a_card}, {"wait": {"screen": "message"}},
+             {"screenshot": str(shots["message"])}, {"dump": "message"},
+             {"touch": {"text": "Trang chủ"}}, {"wait": {"screen": "access_home"}},
+             # the mode ends: both screens in their normal colours again
+             {"touch": {"text": "Thoát chế độ hỗ trợ"}}, {"wait": {"screen": "home"}},
+             {"touch": {"id": "search_box"}}, {"wait": {"screen": "search"}},
+             {"type": "khai sinh"}, {"wait": {"text": "Đăng ký khai sinh"}},
+             {"screenshot": str(shots["search_normal"])}, {"dump": "search_normal"},
+             {"touch": {"text": "Trang chủ"}}, {"wait": {"screen": "home"}},
+             {"scan": not_a_card}, {"wait": {"screen": "message"}},
+             {"screenshot": str(shots["message_normal"])}, {"dump": "message_normal"}]
+    d = KioskRun(tmp_path, server.url, kiosk_token(server), steps).result()["dumps"]
+
+    search = d["search"]
+    assert search["access"] is True
+    checked = _drawn_light_on_black(search, shots["search"])
+    # the query, the count, the keys (letters and the last row) and the results
+    assert {"khai sinh|", "A", "Dấu cách"} <= set(checked), checked
+    assert any("kết quả" in t for t in checked)
+    results = [t for t in checked if "khai sinh" in t and t != "khai sinh|"]
+    assert len(results) >= search["results_visible"] >= 2, (results, search["results_visible"])
+
+    message = d["message"]
+    assert message["access"] is True and message["error_code"].startswith("scan_")
+    checked = _drawn_light_on_black(message, shots["message"])
+    assert {"Chưa lấy được số", "Trang chủ", "Quay lại"} <= set(checked), checked
+
+    # normal again: the light grey screen, the blue results, the dark keys, the pale message
+    from PIL import Image
+
+    for name, text in (("search_normal", "khai sinh|"), ("message_normal", "Chưa lấy được số")):
+        dump = d[name]
+        assert dump["access"] is False
+        img = Image.open(shots[name]).convert("RGB")
+        label = next(w for w in dump["layout"] if w["text"] == text)
+        assert access.luminance(_rendered_bg(img, dump["window"], label)) > 0.8, name
+        not_blank(shots[name])
+    by_text = {w["text"]: w for w in d["search_normal"]["layout"]}
+    result = next(w for w in d["search_normal"]["layout"]
+                  if w["button"] and "Đăng ký khai sinh" in w["text"])
+    assert result["bg"] == pytest.approx([0.05, 0.28, 0.63, 1]) and result["font_sp"] == 21
+    assert by_text["A"]["bg"] == pytest.approx([0.20, 0.24, 0.30, 1])
+    assert by_text["A"]["font_sp"] == 28 and by_text["Dấu cách"]["font_sp"] == 22

@@ -11,6 +11,7 @@ from kivy.properties import BooleanProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import Screen
 
+from .. import access as mode
 from ..access import search_speech
 from ..i18n import clip, short_name, tr
 from ..keys import BACKSPACE, CLEAR, ROWS, SPACE, KeyBuffer
@@ -26,6 +27,7 @@ RESULT_GAP = 6
 ACCESS_RESULT_H = 84
 KEY_BG = (0.20, 0.24, 0.30, 1)
 RESULT_BG = (0.05, 0.28, 0.63, 1)
+BOTTOM_KEYS = (" telex", SPACE, BACKSPACE, CLEAR)  # the keyboard's last row (smaller text)
 
 
 class SearchScreen(Screen):
@@ -43,9 +45,9 @@ class SearchScreen(Screen):
             self.ids.results.add_widget(btn)
             self.result_buttons.append(btn)
         self._build_keyboard()
-        app.bind(lang=self._relabel, ready=lambda *_: self.update(),
-                 access=lambda *_: self.update())
+        app.bind(lang=self._relabel, ready=lambda *_: self.update(), access=self._paint)
         self._relabel()
+        self._paint()
         self.update()
 
     def _build_keyboard(self):
@@ -60,13 +62,27 @@ class SearchScreen(Screen):
                 self.keys[key] = btn
             kb.add_widget(line)
         line = BoxLayout(spacing=dp(6))
-        for key, weight in ((" telex", 2.2), (SPACE, 4), (BACKSPACE, 1.6), (CLEAR, 1.6)):
+        for key, weight in zip(BOTTOM_KEYS, (2.2, 4, 1.6, 1.6), strict=True):
             btn = BigButton(key=key, bg=GREY if key == " telex" else KEY_BG, font_size="22sp",
                             size_hint_x=weight)
             btn.bind(on_release=lambda b: self.press(b.key))
             line.add_widget(btn)
             self.keys[key] = btn
         kb.add_widget(line)
+
+    def _paint(self, *_):
+        """The keys' colours and sizes: the accessible mode's light on black (every pair at
+        least access.MIN_CONTRAST, text at least access.MIN_TEXT_SP) while it is on, the
+        normal ones when it ends; then the results (update)."""
+        on = App.get_running_app().access
+        for key, btn in self.keys.items():
+            if key == " telex":
+                btn.bg = mode.PURPLE if on else GREY
+            else:
+                btn.bg = mode.KEY if on else KEY_BG
+            if key in BOTTOM_KEYS:
+                btn.font_size = f"{mode.MIN_TEXT_SP}sp" if on else "22sp"
+        self.update()
 
     def _relabel(self, *_):
         lang = App.get_running_app().lang
@@ -115,14 +131,20 @@ class SearchScreen(Screen):
         text = self.buffer.text
         lang = app.lang
         self.ids.query.text = text + "|" if text else tr("search_hint", lang)
-        self.ids.query.color = (0.10, 0.14, 0.20, 1) if text else (0.45, 0.48, 0.52, 1)
+        if app.access:  # light on the black box: the query white, the hint yellow
+            self.ids.query.color = mode.WHITE if text else mode.YELLOW
+        else:
+            self.ids.query.color = (0.10, 0.14, 0.20, 1) if text else (0.45, 0.48, 0.52, 1)
         # the real number of matches (up to COUNT_MAX), the best RESULTS of them shown
         hits = app.index.search(text, limit=COUNT_MAX) if text.strip() else []
         total, hits = len(hits), hits[:RESULTS]
         # the accessible mode: larger text in taller rows
-        row_h, font = (ACCESS_RESULT_H, "26sp") if app.access else (RESULT_H, "21sp")
+        row_h, font = ((ACCESS_RESULT_H, f"{mode.MIN_TEXT_SP}sp") if app.access
+                       else (RESULT_H, "21sp"))
+        bg = mode.NAVY if app.access else RESULT_BG
         for i, btn in enumerate(self.result_buttons):
             btn.font_size = font
+            btn.bg = bg
             if i < len(hits):
                 proc = hits[i].procedure
                 btn.text = clip(short_name(proc["name"]), 130)
