@@ -337,17 +337,25 @@
   }
 
   // a team's first counter opened after the snapshot (which had no wait for it): read the
-  // snapshot again for its estimate, holding events back meanwhile (as a catch-up does)
+  // teams' estimates again from /state. Only the estimates are taken from it: events keep
+  // flowing meanwhile (reloading the whole snapshot would swallow the calls made during the
+  // read, unannounced)
   var refreshing = false;
   function refreshEstimates() {
-    if (refreshing || !live || live.seq === null || live.catchingUp) return;
+    if (refreshing || !live || live.seq === null) return;
     refreshing = true;
-    setTimeout(function () {
-      if (live.catchingUp) { refreshing = false; return; }
-      live.catchingUp = true;
-      var done = function () { live.catchingUp = false; refreshing = false; live.drain(); };
-      live.loadSnapshot().then(done, done);
-    }, 0);
+    var query = live.site ? "?site=" + encodeURIComponent(live.site) : "";
+    live.api("/state" + query).then(function (s) {
+      refreshing = false;
+      s.teams.forEach(function (fresh) {
+        state.teams.forEach(function (t) {
+          if (t.id !== fresh.id) return;
+          t.perPerson = fresh.estimated_wait_s === null ? null
+            : fresh.estimated_wait_s / (fresh.waiting + 0.5);
+        });
+      });
+      renderTeams();
+    }, function () { refreshing = false; });
   }
 
   function setNotice(text) {
