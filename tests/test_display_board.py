@@ -6,6 +6,7 @@ centre's time zone, against the real server process and headless Chromium."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -269,3 +270,100 @@ def test_board_and_phone_say_where_a_visit_goes_next(live_server, browser):
     finally:
         board_ctx.close()
         phone_ctx.close()
+
+
+# -- the demo centre's 8 teams on a 1366x768 TV (issue #16, finishing touches) ---------------
+
+#: every visible text node inside the viewport and inside every box that clips it (overflow
+#: not visible): a list running past the bottom of its panel, a name cut with "…" or a
+#: number under the next row all show here (the ticker scrolls on purpose: not checked)
+OVERFLOWS = """() => {
+  const out = [];
+  const vw = innerWidth, vh = innerHeight;
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const text = n.textContent.trim();
+    const e = n.parentElement;
+    if (!text || e.closest('.ticker')) continue;
+    if (!e.checkVisibility({visibilityProperty: true, opacityProperty: true})) continue;
+    const range = document.createRange();
+    range.selectNodeContents(n);
+    const r = range.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    // a glyph box is taller than a tight line (line-height 1 to 1.15): up to a fifth of
+    // the font size above and below is the font's own room, not text cut off
+    const dy = 0.2 * parseFloat(getComputedStyle(e).fontSize);
+    const boxes = [['viewport', {left: 0, top: 0, right: vw, bottom: vh}]];
+    for (let a = e; a && a !== document.documentElement; a = a.parentElement) {
+      const s = getComputedStyle(a);
+      if (s.overflowX !== 'visible' || s.overflowY !== 'visible' ||
+          s.textOverflow === 'ellipsis') {
+        boxes.push([a.id || a.className || a.tagName, a.getBoundingClientRect()]);
+      }
+    }
+    for (const [name, b] of boxes) {
+      if (r.left < b.left - 1 || r.right > b.right + 1 || r.top < b.top - dy ||
+          r.bottom > b.bottom + dy) {
+        out.push({text, in: name, text_box: [r.left, r.top, r.right, r.bottom],
+                  box: [b.left, b.top, b.right, b.bottom]});
+        break;
+      }
+    }
+  }
+  return out;
+}"""
+
+
+def _busy_day_of_eight_teams(server) -> None:
+    """populate() and people waiting in the demo centre's teams 7 (fee desk) and 8 (results)
+    too: 8 teams in the waiting list."""
+    populate(server)
+    kiosk = server.tokens["kiosk-1"]
+    for team in (7, 8, 7):
+        assert server.post("/tickets", kiosk, {"team_id": team}).status_code == 201
+    off4 = server.login("canbo04", 4)  # an open counter with nobody called yet
+    assert server.post("/counters/4/resume", off4).status_code == 200
+
+
+def _seen(page, selector: str, attr: str, want: set[int], timeout_s: float = 12) -> set[int]:
+    """What a list shows over its pages (they turn every few seconds: ?page_s=2 here)."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not want <= seen:
+        seen |= set(page.eval_on_selector_all(
+            selector, f"els => els.filter(e => e.checkVisibility()).map(e => +e.dataset.{attr})"))
+        page.wait_for_timeout(250)
+    return seen
+
+
+@pytest.mark.parametrize("query", ["", "layout=counters"])
+def test_eight_teams_fit_the_screen_in_every_layout(live_server, browser, query):
+    _busy_day_of_eight_teams(live_server)
+    for size in ((1366, 768), (1920, 1080)):
+        context = browser.new_context(viewport={"width": size[0], "height": size[1]},
+                                      locale="vi-VN")
+        page = context.new_page()
+        try:
+            sep = "&" if query else ""
+            errors = open_display(page, live_server, f"sound=0&page_s=2{sep}{query}")
+            assert page.evaluate("window.qmsDisplay.state.teams.length") == 8
+            open_counters = {1, 2, 3, 4, 7, 8, 9, 11, 12, 15, 18, 21, 23}
+            if query:
+                page.wait_for_selector(".row[data-counter='9']")
+                assert _seen(page, ".row", "counter", open_counters) == open_counters
+            else:
+                page.wait_for_function("document.querySelectorAll('#calls li').length === 6")
+                # every team and every open counter is shown, a page at a time when they
+                # do not all fit, the page said in the title ("1/3")
+                assert _seen(page, "#teams tr", "team", set(range(1, 9))) == set(range(1, 9))
+                assert _seen(page, ".tile", "counter", open_counters) == open_counters
+                pages = page.text_content(".teams h2 .page")
+                assert re.fullmatch(r"[1-3]/[23]", pages), (size, pages)
+            for _ in range(3):  # each page of the list (and of the rows) checked
+                overflows = page.evaluate(OVERFLOWS)
+                assert not overflows, (query, size, overflows)
+                _check_text(page, size, (query, size))
+                page.wait_for_timeout(1000)
+            assert not errors
+        finally:
+            context.close()

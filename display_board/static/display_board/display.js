@@ -25,6 +25,10 @@
   if (!langs.length) langs = ["vi"];
   // playback speed (1 on a real TV; tests speed announcements up, Chromium allows up to 16)
   var audioRate = Math.min(16, Math.max(0.5, parseFloat(params.get("audio_rate")) || 1));
+  // what does not fit the screen at the minimum text size (the waiting list of 8-12 teams,
+  // the tiles or rows of many open counters) is shown a page at a time, turning every
+  // PAGE_MS (?page_s=2..30; 8 s by default), never cut off
+  var PAGE_MS = 1000 * Math.min(30, Math.max(2, parseFloat(params.get("page_s")) || 8));
 
   var $ = function (id) { return document.getElementById(id); };
   var state = { teams: [], counters: {}, counterOrder: [], calls: [], skewMs: 0, day: null };
@@ -190,7 +194,8 @@
     var label = counterLabel(c);
     if (c.tile) {
       var wasShown = c.tile.className.indexOf("closed") < 0;
-      c.tile.className = "tile " + label.cls;
+      var offPage = c.tile.classList.contains("off-page");
+      c.tile.className = "tile " + label.cls + (offPage ? " off-page" : "");
       setLabel(c.tile.lastChild, label);
       if (wasShown !== (label.cls !== "closed")) fitTiles();
     }
@@ -221,28 +226,83 @@
     return 0.04 * (portrait ? window.innerWidth : window.innerHeight);
   }
 
-  // as many columns as give the largest tiles for the counters shown (closed ones are not)
+  // -- pages: what does not fit is shown a page at a time ------------------------------
+  // pagers[name] = {page, pages, show(page)}; one timer turns them all
+  var pagers = {};
+  function setPages(name, pages, show, indicator) {
+    var p = pagers[name] || (pagers[name] = { page: 0 });
+    p.pages = pages;
+    p.show = show;
+    p.indicator = indicator;
+    if (p.page >= pages) p.page = 0;
+    turnTo(name, p.page);
+  }
+  function turnTo(name, page) {
+    var p = pagers[name];
+    p.page = page;
+    p.show(page);
+    if (p.indicator) {
+      p.indicator.textContent = p.pages > 1 ? (page + 1) + "/" + p.pages : "";
+    }
+  }
+  setInterval(function () {
+    Object.keys(pagers).forEach(function (name) {
+      var p = pagers[name];
+      if (p.pages > 1) turnTo(name, (p.page + 1) % p.pages);
+    });
+  }, PAGE_MS);
+
+  // `n` items in the fewest pages whose `per` items fit (`fits(per)`), as even as can be:
+  // the number of items on a page
+  function perPage(n, fits) {
+    var m = n;
+    while (m > 1 && !fits(m)) m -= 1;
+    var pages = Math.ceil(n / m);
+    return Math.ceil(n / pages);
+  }
+
+  // the tiles' grid for `n` tiles: as many columns as give the largest tiles; k is the
+  // tiles' scale (1: "Tạm dừng" at the minimum size fits across, about 5.2 min-sizes, and
+  // the counter's name above its number, about 2.4 down)
+  function tileGrid(n, w, h, minPx) {
+    var best = { cols: 1, k: 0 };
+    for (var cols = 1; cols <= n; cols++) {
+      var rows = Math.ceil(n / cols);
+      var k = Math.min((w / cols) / (5.2 * minPx), (h / rows) / (2.4 * minPx));
+      if (k > best.k) best = { cols: cols, k: k };
+    }
+    return best;
+  }
+
+  // the tiles of the counters shown (closed ones are not), in pages when too many for
+  // tiles of scale 1 (23 counters on a 1366x768 TV)
   function fitTiles() {
     var box = $("counters");
-    var n = box.querySelectorAll(".tile:not(.closed)").length;
+    var tiles = Array.prototype.slice.call(box.querySelectorAll(".tile:not(.closed)"));
+    var n = tiles.length;
     var empty = box.parentNode.querySelector(".tiles-empty");
     if (!n && !empty) {
       empty = el("div", "tiles-empty", "Chưa có quầy mở");
       box.parentNode.appendChild(empty);
     }
     if (empty) empty.hidden = n > 0;
-    if (!n) return;
+    var indicator = box.parentNode.querySelector("h2 .page");
+    if (!n || layout !== "hall") {  // the per-counter layout shows no tiles
+      setPages("tiles", 1, function () {}, indicator);
+      return;
+    }
     var w = box.clientWidth, h = box.clientHeight;
     var minPx = minTextPx();
-    var best = 1, bestK = 0;
-    for (var cols = 1; cols <= n; cols++) {
-      var rows = Math.ceil(n / cols);
-      // a tile needs about 5.2 min-sizes across ("Tạm dừng") and 2.3 down
-      var k = Math.min((w / cols) / (5.2 * minPx), (h / rows) / (2.4 * minPx));
-      if (k > bestK) { bestK = k; best = cols; }
-    }
-    box.style.setProperty("--cols", best);
-    box.style.setProperty("--tile-k", Math.max(0.8, Math.min(2, bestK)).toFixed(2));
+    var per = perPage(n, function (m) { return tileGrid(m, w, h, minPx).k >= 1; });
+    var grid = tileGrid(per, w, h, minPx);
+    box.style.setProperty("--cols", grid.cols);
+    box.style.setProperty("--tile-k", Math.max(0.8, Math.min(2, grid.k)).toFixed(2));
+    tiles.forEach(function (t, i) { t.setAttribute("data-page", Math.floor(i / per)); });
+    setPages("tiles", Math.ceil(n / per), function (page) {
+      box.querySelectorAll(".tile").forEach(function (t) {
+        t.classList.toggle("off-page", t.getAttribute("data-page") !== String(page));
+      });
+    }, indicator);
   }
 
   // -- the per-counter layout: one large row per open (or paused) counter ---------------------
@@ -272,28 +332,57 @@
       var label = counterLabel(c);
       var flashing = row.classList.contains("flash");
       row.className = "row " + label.cls + (flashing ? " flash" : "") +
-        (row.classList.contains("flash-on") ? " flash-on" : "");
+        (row.classList.contains("flash-on") ? " flash-on" : "") +
+        (row.classList.contains("off-page") ? " off-page" : "");
       setLabel(row.lastChild, label);
     });
   }
 
-  function fitRows(n) {
-    var box = $("rows");
-    if (!n) return;
-    var w = box.clientWidth, h = box.clientHeight, best = 1, bestFont = 0;
+  // the page with the counter just called (its tile or row flashes in view)
+  function showCounter(n) {
+    [["tiles", "#counters .tile"], ["rows", "#rows .row"]].forEach(function (x) {
+      var p = pagers[x[0]];
+      var e = document.querySelector(x[1] + '[data-counter="' + n + '"]');
+      if (p && p.pages > 1 && e && e.hasAttribute("data-page")) {
+        turnTo(x[0], +e.getAttribute("data-page"));
+      }
+    });
+  }
+
+  // the rows' grid for `n` rows: the columns (up to 4) that give the largest text
+  function rowGrid(n, w, h) {
+    var best = { cols: 1, font: 0 };
     for (var cols = 1; cols <= Math.min(n, 4); cols++) {
       var rows = Math.ceil(n / cols);
       // "QUẦY 12 → 1023" is about 8.5 em wide; a row is 1.3 em high
       var font = Math.min((w / cols) / 8.5, (h / rows) / 1.3);
-      if (font > bestFont) { bestFont = font; best = cols; }
+      if (font > best.font) best = { cols: cols, font: font };
     }
-    box.style.setProperty("--cols", best);
-    box.style.setProperty("--rows", Math.ceil(n / best));
-    box.style.setProperty("--row-font", Math.floor(bestFont) + "px");
+    return best;
+  }
+
+  // in pages when too many rows for the minimum text size
+  function fitRows(n) {
+    var box = $("rows");
+    if (!n) { setPages("rows", 1, function () {}, null); return; }
+    var w = box.clientWidth, h = box.clientHeight, minPx = minTextPx();
+    var per = perPage(n, function (m) { return rowGrid(m, w, h).font >= minPx; });
+    var grid = rowGrid(per, w, h);
+    box.style.setProperty("--cols", grid.cols);
+    box.style.setProperty("--rows", Math.ceil(per / grid.cols));
+    box.style.setProperty("--row-font", Math.floor(grid.font) + "px");
+    var rows = box.querySelectorAll(".row");
+    rows.forEach(function (r, i) { r.setAttribute("data-page", Math.floor(i / per)); });
+    setPages("rows", Math.ceil(n / per), function (page) {
+      rows.forEach(function (r) {
+        r.classList.toggle("off-page", r.getAttribute("data-page") !== String(page));
+      });
+    }, null);
   }
 
   window.addEventListener("resize", function () {
     fitTiles();
+    pageTeams();
     rowsShown = "";
     if (layout === "counters") renderRows();
   });
@@ -333,7 +422,36 @@
     body.replaceChildren(frag);
     // the wait column widens while a team shows "Chưa có quầy mở" in it
     body.parentNode.classList.toggle("has-closed", closed);
+    pageTeams();
     if (unknown) refreshEstimates();
+  }
+
+  // the waiting list in pages of the teams that fit its panel (names wrap, never cut):
+  // 8 teams on a 1366x768 TV take two or three
+  function pageTeams() {
+    var body = $("teams");
+    var section = body.closest("section");
+    var rows = Array.prototype.slice.call(body.children);
+    rows.forEach(function (r) { r.hidden = false; });
+    var indicator = section.querySelector("h2 .page");
+    if (layout !== "hall" || !rows.length) {
+      setPages("teams", 1, function () {}, indicator);
+      return;
+    }
+    var style = getComputedStyle(section);
+    var room = section.clientHeight - parseFloat(style.paddingTop) -
+      parseFloat(style.paddingBottom) - section.querySelector("h2").offsetHeight -
+      parseFloat(getComputedStyle(section.querySelector("h2")).marginBottom);
+    var page = 0, used = 0;
+    rows.forEach(function (r) {
+      var hgt = r.getBoundingClientRect().height;
+      if (used > 0 && used + hgt > room) { page += 1; used = 0; }
+      used += hgt;
+      r.setAttribute("data-page", page);
+    });
+    setPages("teams", page + 1, function (p) {
+      rows.forEach(function (r) { r.hidden = r.getAttribute("data-page") !== String(p); });
+    }, indicator);
   }
 
   // a team's first counter opened after the snapshot (which had no wait for it): read the
@@ -439,6 +557,7 @@
         if (state.calls.length > MAX_CALLS) state.calls.length = MAX_CALLS;
         renderNow(true);
         renderCalls();
+        showCounter(evt.counter);
         if (layout === "counters") {
           flash($("rows").querySelector('.row[data-counter="' + evt.counter + '"]'));
         }
