@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 
+from server.errors import ValidationFailed
 from server.reports import figures as fig
 from server.reports import stats as rs
 from server.reports.engine import EXACT_LIMIT, WEEKDAYS_VI, dim_label, split_range
@@ -146,6 +147,7 @@ class CentralReports:
     one-minute histogram buckets (`precision=exact` still asks for the fold)."""
 
     exact_limit = min(EXACT_LIMIT, 5_000)
+    exact_max = 200_000  # precision=exact folds at most this many tickets (then 422)
 
     def __init__(self, store: Store, tz, clock: Callable[[], datetime], target_wait_min: int,
                  site_names: dict[str, str]):
@@ -162,8 +164,17 @@ class CentralReports:
         return self.target_wait_s
 
     def exact(self, d0: date, d1: date, sites, precision: str) -> bool:
-        if precision in ("exact", "fast"):
-            return precision == "exact"
+        if precision == "fast":
+            return False
+        if precision == "exact":
+            n = self.store.journey_count(d0.isoformat(), d1.isoformat(), sites,
+                                         self.exact_max + 1)
+            if n > self.exact_max:
+                raise ValidationFailed(
+                    f"Khoảng này có hơn {self.exact_max:,} lượt; hãy thu hẹp khoảng ngày "
+                    "hoặc bỏ precision=exact (too many tickets for an exact report)",
+                    code="too_many_for_exact", details={"max_tickets": self.exact_max})
+            return True
         return self.store.journey_count(d0.isoformat(), d1.isoformat(), sites,
                                         self.exact_limit + 1) <= self.exact_limit
 

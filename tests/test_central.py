@@ -386,3 +386,22 @@ def test_the_province_roll_up_equals_the_sites_own_rows_and_the_fold(central_app
     res = client.get(f"/api/v1/reports/compare?{span}&by=team{every}", headers=auth(pm)).json
     assert {s["exact"] for s in res["sites"]} == {True}
     assert res["total"]["issued"] == 62
+
+
+def test_report_ranges_reach_years_and_exact_folds_are_bounded(client, store, monkeypatch):
+    from central.reports import CentralReports
+
+    token = enrol_site(store, "xa-1", "UBND xã 1", "commune")
+    assert send(client, token, "xa-1", ticket_events(1, 5)).status_code == 200
+    pm = login(client, store, "tinh", "province_manager")
+    five_years = client.get("/api/v1/reports/waits?from=2021-06-01&to=2026-05-31&by=site",
+                            headers=auth(pm))
+    assert five_years.status_code == 200 and five_years.json["total"]["issued"] == 5
+    res = client.get("/api/v1/reports/waits?from=2016-01-01&to=2026-05-31", headers=auth(pm))
+    assert res.status_code == 422 and res.json["error"]["code"] == "bad_date"
+    monkeypatch.setattr(CentralReports, "exact_max", 4)
+    res = client.get("/api/v1/reports/waits?from=2026-05-18&precision=exact", headers=auth(pm))
+    assert res.status_code == 422 and res.json["error"]["code"] == "too_many_for_exact"
+    assert "thu hẹp" in res.json["error"]["message"]
+    assert client.get("/api/v1/reports/waits?from=2026-05-18", headers=auth(pm)).json[
+        "total"]["issued"] == 5
