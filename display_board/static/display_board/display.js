@@ -400,7 +400,7 @@
   function renderTeams() {
     var body = $("teams");
     var frag = document.createDocumentFragment();
-    var unknown = false, closed = false;
+    var unknown = false;
     state.teams.forEach(function (t) {
       if (!mine(t.id)) return;
       t.countersOpen = countersOpen(t.id);
@@ -410,8 +410,7 @@
       tr.appendChild(el("td", "w", String(t.waiting)));
       var est = "";
       if (!t.countersOpen) {
-        est = "Chưa có quầy mở";
-        closed = true;
+        est = "Chưa có quầy mở";  // on two lines (display.css): the names keep their room
       } else if (t.waiting) {
         if (t.perPerson === null) unknown = true;
         else est = minutes(t.perPerson * (t.waiting + 0.5));
@@ -420,8 +419,6 @@
       frag.appendChild(tr);
     });
     body.replaceChildren(frag);
-    // the wait column widens while a team shows "Chưa có quầy mở" in it
-    body.parentNode.classList.toggle("has-closed", closed);
     pageTeams();
     if (unknown) refreshEstimates();
   }
@@ -442,14 +439,24 @@
     var room = section.clientHeight - parseFloat(style.paddingTop) -
       parseFloat(style.paddingBottom) - section.querySelector("h2").offsetHeight -
       parseFloat(getComputedStyle(section.querySelector("h2")).marginBottom);
-    var page = 0, used = 0;
-    rows.forEach(function (r) {
-      var hgt = r.getBoundingClientRect().height;
-      if (used > 0 && used + hgt > room) { page += 1; used = 0; }
-      used += hgt;
-      r.setAttribute("data-page", page);
-    });
-    setPages("teams", page + 1, function (p) {
+    var heights = rows.map(function (r) { return r.getBoundingClientRect().height; });
+    // the fewest pages, then as even as they can be (not 4 + 3 + 1)
+    function split(cap) {
+      var page = 0, used = 0;
+      var of = heights.map(function (hgt) {
+        if (used > 0 && used + hgt > cap) { page += 1; used = 0; }
+        used += hgt;
+        return page;
+      });
+      return { of: of, pages: page + 1 };
+    }
+    var best = split(room), lo = Math.max.apply(null, heights), hi = room;
+    while (hi - lo > 1) {
+      var mid = (lo + hi) / 2, trial = split(mid);
+      if (trial.pages <= best.pages) { hi = mid; best = trial; } else { lo = mid; }
+    }
+    rows.forEach(function (r, i) { r.setAttribute("data-page", best.of[i]); });
+    setPages("teams", best.pages, function (p) {
       rows.forEach(function (r) { r.hidden = r.getAttribute("data-page") !== String(p); });
     }, indicator);
   }
