@@ -367,3 +367,35 @@ def test_eight_teams_fit_the_screen_in_every_layout(live_server, browser, query)
             assert not errors
         finally:
             context.close()
+
+
+def test_a_number_sent_on_fits_its_row_of_recent_calls(live_server, browser):
+    """"4001 → Quầy 22" with its step under it takes two lines: the recent list gives it the
+    room of two rows, nothing drawn over the next call."""
+    kiosk = live_server.tokens["kiosk-1"]
+    assert live_server.post("/tickets", kiosk, {"procedure_code": "3.000351"}).status_code == 201
+    for team in (1, 1, 2):
+        live_server.post("/tickets", kiosk, {"team_id": team})
+    offs = officers(live_server, [1, 2, 7, 15])
+    for action in ("call-next", "start", "finish"):
+        assert live_server.post(f"/counters/15/{action}", offs[15]).status_code == 200
+    for c in (1, 7, 2):
+        assert live_server.post(f"/counters/{c}/call-next", offs[c]).status_code == 200
+    for size in ((1366, 768), (1920, 1080)):
+        context = browser.new_context(viewport={"width": size[0], "height": size[1]},
+                                      locale="vi-VN")
+        page = context.new_page()
+        try:
+            errors = open_display(page, live_server, "sound=0")
+            page.wait_for_selector("#calls li.move")
+            overflows = page.evaluate(OVERFLOWS)
+            assert not overflows, (size, overflows)
+            boxes = page.eval_on_selector_all(
+                "#calls li", "els => els.map(e => [e.className, e.getBoundingClientRect().top,"
+                " e.getBoundingClientRect().bottom, e.scrollHeight, e.clientHeight])")
+            for (_, _, bottom, scroll_h, client_h), (_, top, *_) in zip(boxes, boxes[1:],
+                                                                        strict=False):
+                assert bottom <= top + 1 and scroll_h <= client_h + 1, (size, boxes)
+            assert not errors
+        finally:
+            context.close()

@@ -151,7 +151,14 @@
   function renderCalls() {
     var list = $("calls");
     var frag = document.createDocumentFragment();
-    state.calls.slice(0, SHOWN_CALLS).forEach(function (c, i) {
+    // SHOWN_CALLS rows; a number sent on takes two (its step on a line of its own)
+    var slots = 0;
+    state.calls.filter(function (c) {
+      var need = c.type === MOVED ? 2 : 1;
+      if (slots + need > SHOWN_CALLS) { slots = SHOWN_CALLS; return false; }
+      slots += need;
+      return true;
+    }).forEach(function (c, i) {
       if (c.type === MOVED) {
         var mv = el("li", "move");
         mv.setAttribute("data-seq", c.seq);
