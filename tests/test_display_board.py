@@ -399,3 +399,47 @@ def test_a_number_sent_on_fits_its_row_of_recent_calls(live_server, browser):
             assert not errors
         finally:
             context.close()
+
+
+#: four more teams for a centre of 12 (a provincial centre's size), long names included
+MORE_TEAMS = ["Tổ Nội vụ – Tôn giáo – Thi đua khen thưởng", "Tổ Tài chính – Kế hoạch – Thống kê",
+              "Tổ Văn hóa – Thể thao – Du lịch",
+              "Tổ Khoa học – Công nghệ – Thông tin và Truyền thông"]
+
+
+def test_twelve_teams_turn_pages_and_fit(data_dir, browser):
+    import tomllib
+
+    import tomli_w
+
+    from tools.testing import LiveServer
+
+    cfg_path = data_dir / "centre.toml"
+    cfg = tomllib.loads(cfg_path.read_text())
+    for i, name in enumerate(MORE_TEAMS):
+        cfg["teams"].append({"id": 9 + i, "name": name, "band": [9001 + 250 * i, 9250 + 250 * i],
+                             "site": "main"})
+    cfg_path.write_text(tomli_w.dumps(cfg))
+    server = LiveServer(data_dir).start()
+    try:
+        _busy_day_of_eight_teams(server)  # (the new teams have no counter: nobody waits)
+        for size in ((1366, 768), (1920, 1080)):
+            context = browser.new_context(viewport={"width": size[0], "height": size[1]},
+                                          locale="vi-VN")
+            page = context.new_page()
+            try:
+                errors = open_display(page, server, "sound=0&page_s=2")
+                assert page.evaluate("window.qmsDisplay.state.teams.length") == 12
+                everyone = set(range(1, 13))
+                assert _seen(page, "#teams tr", "team", everyone, 16) == everyone
+                for _ in range(3):
+                    overflows = page.evaluate(OVERFLOWS)
+                    assert not overflows, (size, overflows)
+                    _check_text(page, size, size)
+                    page.wait_for_timeout(900)
+                assert re.fullmatch(r"[1-4]/[2-4]", page.text_content(".teams h2 .page"))
+                assert not errors
+            finally:
+                context.close()
+    finally:
+        server.stop()
