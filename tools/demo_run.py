@@ -147,7 +147,7 @@ QMS-HCC demo centre is running (data in {self.data_dir}, logs in {self.logs}).
 
   phones on the LAN    {self.public_url}   (QR codes on tickets and pages point here)
   hall display board   {u}/display#token={tokens['display-1']}
-  counter console      {u}/counter        canbo05 … canbo23 / demo1234
+  counter console      {u}/counter        canboNN / demo1234 at counter NN: 5-8 or 10-21
                        (counters 1-4 are driven by the simulated day, and 9 (land), 22 (fee)
                         and 23 (results): sign in at another one, e.g. canbo07 for land)
   rating tablet        {u}/rate/5         (sign in as the officer of counter 5)
