@@ -190,7 +190,7 @@ register_paths({
         "Book a slot (public, rate-limited per client address): 409 slot_full, 409 "
         "booking_limit (per person and day, per field), 422 validation",
         ok={201: ("Booked: code, day, start, end, team, url, qr_url", OBJ)}, secure=False,
-        errors=(404, 409, 422, 429), idempotent=True,
+        errors=(400, 404, 409, 422, 429), idempotent=True,
         body={"type": "object", "required": ["day", "start", "phone"], "properties": {
             "site": {"type": "string"}, "procedure_code": {"type": "string"},
             "field": {"type": "string"}, "day": DAY, "start": HHMM, "phone": PHONE,
@@ -200,11 +200,11 @@ register_paths({
         errors=(403, 404, 422, 429), params=[CODE, query_param("phone", PHONE, True)])},
     "/api/v1/bookings/{code}/cancel": {"post": op(
         "Cancel a booking (the phone that booked it)", secure=False,
-        errors=(403, 404, 409, 422, 429), params=[CODE], idempotent=True,
+        errors=(400, 403, 404, 409, 422, 429), params=[CODE], idempotent=True,
         body={"type": "object", "required": ["phone"], "properties": {"phone": PHONE}})},
     "/api/v1/bookings/{code}/change": {"post": op(
         "Move a booking to another day or slot (the phone that booked it)", secure=False,
-        errors=(403, 404, 409, 422, 429), params=[CODE], idempotent=True,
+        errors=(400, 403, 404, 409, 422, 429), params=[CODE], idempotent=True,
         body={"type": "object", "required": ["phone", "day", "start"], "properties": {
             "phone": PHONE, "day": DAY, "start": HHMM}})},
     "/api/v1/reports/bookings": {"get": op(
@@ -216,7 +216,8 @@ register_paths({
         "Check a booking in (kiosk device token or officer) by code or scanned CCCD number: "
         "the ticket view plus booking {code, late, start, end}; 409 checkin_too_early, "
         "booking_used, booking_cancelled, booking_expired, person_limit",
-        ok={201: ("Ticket issued", OBJ)}, errors=(401, 403, 404, 409, 422), idempotent=True,
+        ok={201: ("Ticket issued", OBJ)}, errors=(400, 401, 403, 404, 409, 422),
+        idempotent=True,
         body={"type": "object", "properties": {"code": {"type": "string"},
                                                "id_number": ID_NUMBER}})},
 })
