@@ -85,7 +85,11 @@ def test_search_counts_real_matches_and_detail_speaks_plainly(live_server, tmp_p
              {"sleep": 0.8}, {"dump": "folded"},
              {"touch": {"text": "Hiện bàn phím"}}, {"wait": {"text": "Xóa hết"}},
              {"touch": {"text": "‹ Xóa"}}, {"touch": {"text": "Xóa hết"}},
-             {"type": "khai sinh"}, {"wait": {"text": "Đăng ký khai sinh"}}, {"dump": "few"},
+             # "Đăng ký khai sinh" may show for "khai" already: let the last keystroke's
+             # search settle before touching a row (a busy machine lagged it, the touch
+             # landed on a list being replaced)
+             {"type": "khai sinh"}, {"wait": {"text": "Đăng ký khai sinh"}}, {"sleep": 1.0},
+             {"dump": "few"},
              {"touch": {"text": "Đăng ký khai sinh"}}, {"wait": {"screen": "detail"}},
              {"dump": "detail"}]
     res = KioskRun(tmp_path, live_server.url, kiosk_token(live_server), steps).result()
