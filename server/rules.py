@@ -71,10 +71,13 @@ class Ticket:
     @classmethod
     def from_row(cls, row: dict) -> Ticket:
         kwargs = {name: row.get(name) for name in TICKET_FIELDS}
+        stored = dict(kwargs)
         for name in TIME_FIELDS:
             value = kwargs[name]
             kwargs[name] = datetime.fromisoformat(value) if value else None
-        return cls(**kwargs)
+        ticket = cls(**kwargs)
+        ticket.stored = stored
+        return ticket
 
     def to_row(self) -> dict:
         """The ticket as a row: datetimes as ISO text (built directly: `asdict` deep-copies
@@ -85,6 +88,17 @@ class Ticket:
             if value is not None:
                 row[key] = value.isoformat(timespec="milliseconds")
         return row
+
+    def changes(self) -> dict:
+        """The row's columns whose values differ from the row as last read or written
+        (`stored`; all of them for a ticket never stored): an UPDATE that sets only these
+        leaves alone the indexes (and triggers) on columns it does not change — a call or a
+        finish rewrote every index of the tickets table before (issue #14)."""
+        row = self.to_row()
+        stored = getattr(self, "stored", None)
+        if stored is None:
+            return row
+        return {k: v for k, v in row.items() if k not in stored or stored[k] != v}
 
     @property
     def is_priority(self) -> bool:

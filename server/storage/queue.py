@@ -25,14 +25,20 @@ class QueueMixin:
         cur = self.conn.execute(f"INSERT INTO tickets ({cols}) VALUES ({marks})",
                                    tuple(row.values()))
         ticket.id = cur.lastrowid
+        ticket.stored = {**row, "id": ticket.id}
         return ticket.id
 
     def update_ticket(self, ticket: Ticket) -> None:
-        row = ticket.to_row()
-        tid = row.pop("id")
+        """Writes the columns that changed since the ticket was read (`Ticket.changes`)."""
+        changed = ticket.changes()
+        changed.pop("id", None)
         self.memo.clear()
-        sets = ", ".join(f"{k} = ?" for k in row)
-        self.conn.execute(f"UPDATE tickets SET {sets} WHERE id = ?", (*row.values(), tid))
+        if not changed:
+            return
+        sets = ", ".join(f"{k} = ?" for k in changed)
+        self.conn.execute(f"UPDATE tickets SET {sets} WHERE id = ?",
+                          (*changed.values(), ticket.id))
+        ticket.stored = {**getattr(ticket, "stored", {}), **changed, "id": ticket.id}
 
     def ticket(self, ticket_id: int) -> Ticket | None:
         row = self._one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
