@@ -119,6 +119,7 @@ class Store(QueueMixin, CatalogMixin, AccountsMixin, ReportsMixin, AdminMixin, B
         self._owner: int | None = None  # the thread/greenlet inside write()
         # answers of repeated reads inside one transaction, dropped on every ticket write
         self.memo: dict = {}
+        self.txn_seq: dict[str, int] = {}
         self._missing = False
         with self._lock:
             conn.execute(f"PRAGMA busy_timeout={int(WRITE_WAIT_S * 1000)}")
@@ -194,6 +195,7 @@ class Store(QueueMixin, CatalogMixin, AccountsMixin, ReportsMixin, AdminMixin, B
             self.check_file()  # never acknowledge a write into a deleted file
             self._begin()
             self._owner = me
+            self.txn_seq = {}  # the sites' last seq, as this transaction knows it
             self.memo.clear()  # another process may have written since
             try:
                 yield self
@@ -206,6 +208,7 @@ class Store(QueueMixin, CatalogMixin, AccountsMixin, ReportsMixin, AdminMixin, B
                 self._commit()
             finally:
                 self._owner = None
+                self.txn_seq = {}
         if self._offload:
             self._commits += 1
             if self._commits >= CHECKPOINT_EVERY and not self._checkpointing:

@@ -158,12 +158,14 @@ class QueueMixin:
 
     def append_event(self, site: str, type_: str, at: str, *, ticket_id=None, team_id=None,
                      counter=None, actor=None, data: dict | None = None) -> dict:
-        seq = (self._value("SELECT MAX(seq) FROM events WHERE site = ?", (site,)) or 0) + 1
+        seq = self.current_seq(site) + 1
         payload = json.dumps(data or {}, ensure_ascii=False)
         self.conn.execute(
             "INSERT INTO events (site, seq, type, at, ticket_id, team_id, counter, actor, data)"
             " VALUES (?,?,?,?,?,?,?,?,?)",
             (site, seq, type_, at, ticket_id, team_id, counter, actor, payload))
+        if self._in_write:
+            self.txn_seq[site] = seq
         return event_message({"site": site, "seq": seq, "type": type_, "at": at,
                               "ticket_id": ticket_id, "team_id": team_id, "counter": counter,
                               "actor": actor, "data": payload})
@@ -174,6 +176,15 @@ class QueueMixin:
         return [event_message(r) for r in rows]
 
     def current_seq(self, site: str) -> int:
+        """The site's last event number. Inside a write transaction it is read once and then
+        kept (`txn_seq`, dropped when the transaction ends): nobody else can append while we
+        hold the write lock, and a command asked it up to three times (issue #14)."""
+        if self._in_write:
+            seq = self.txn_seq.get(site)
+            if seq is None:
+                seq = self.txn_seq[site] = self._value(
+                    "SELECT MAX(seq) FROM events WHERE site = ?", (site,)) or 0
+            return seq
         return self._value("SELECT MAX(seq) FROM events WHERE site = ?", (site,)) or 0
 
     def events_between(self, start: str, end: str, types: tuple[str, ...] | None = None):
