@@ -87,16 +87,18 @@ class QueueMixin:
     def queue_heads(self, site: str, day: str, team_ids: list[int],
                     counter: int) -> list[Ticket]:
         """The only tickets a counter can call next: per team the oldest normal and the
-        oldest priority ticket, and the oldest ticket sent to this very counter."""
-        base = "SELECT * FROM tickets WHERE site=? AND day=? AND status='waiting' AND "
-        order = " ORDER BY wait_from, id LIMIT 1"
-        rows = [self._one(base + "target_counter=?" + order, (site, day, counter))]
+        oldest priority ticket, and the oldest ticket sent to this very counter. One
+        statement (each head an index range read through its own LIMIT 1), not one per head
+        (issue #14)."""
+        base = ("SELECT * FROM (SELECT * FROM tickets WHERE site=? AND day=? "
+                "AND status='waiting' AND {} ORDER BY wait_from, id LIMIT 1)")
+        parts = [base.format("target_counter=?")]
+        params: list = [site, day, counter]
         for team in team_ids:
             for cls in ("priority IS NULL", "priority IS NOT NULL"):
-                rows.append(self._one(
-                    base + f"team_id=? AND target_counter IS NULL AND {cls}" + order,
-                    (site, day, team)))
-        return [Ticket.from_row(r) for r in rows if r]
+                parts.append(base.format(f"team_id=? AND target_counter IS NULL AND {cls}"))
+                params += [site, day, team]
+        return [Ticket.from_row(r) for r in self._all(" UNION ALL ".join(parts), params)]
 
     def count_ahead(self, t: Ticket, normal_before: str, priority_before: str) -> int:
         """Waiting tickets of t's queue whose wait clock is before the cut-off of their
