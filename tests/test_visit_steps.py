@@ -6,6 +6,8 @@ fold of the event log."""
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import shutil
 import sqlite3
 import time
@@ -258,6 +260,16 @@ def test_three_step_visit_keeps_its_number(server, officers):
         assert row["wait_s"]["max"] == pytest.approx(s["wait"], abs=0.051)
     assert [rows[t]["moved_on"] for t in (4, 7, 8)] == [1, 1, 0]
     assert rows[8]["finished"] == 1 and rows[8]["step_name"] == "Trả kết quả"
+    # ... and so does its CSV export (made by the report worker)
+    res = server.get(f"/reports/export?report=steps&from={day}&to={day}&format=csv", manager,
+                     timeout=60)
+    assert res.status_code == 200, res.text
+    table = list(csv.reader(io.StringIO(res.content.decode("utf-8-sig"))))
+    head = next(i for i, r in enumerate(table) if r and r[0] == "Bước (step)")
+    exported = table[head + 1:head + 4]
+    assert [r[0] for r in exported] == ["1", "2", "3"] and exported[2][1] == "Trả kết quả"
+    served = table[head].index("Đã phục vụ (served)")
+    assert [r[served] for r in exported] == ["1", "1", "1"]
     # each counter's figures of the day agree with the report's counters
     by_counter = {r["counter"]: r for r in body["counters"]}
     for n, moved_on in ((RECEIVE, 1), (22, 1), (23, 0)):

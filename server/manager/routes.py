@@ -45,6 +45,8 @@ bp = Blueprint("manager", __name__, template_folder="templates", static_folder="
 
 REPORTS = ("summary", "satisfaction", "heatmap", "occupancy", "priority", "low-ratings",
            "monthly", "journeys")
+#: what the export routes take: the reports above and the visits' steps (its own route)
+EXPORTABLE = (*REPORTS, "steps")
 FORMATS = {"csv": "text/csv; charset=utf-8",
            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
@@ -107,8 +109,8 @@ def precision_arg() -> str:
 
 
 def report_spec(name: str) -> dict:
-    if name not in REPORTS:
-        raise ValidationFailed(f"report must be one of {', '.join(REPORTS)}",
+    if name not in EXPORTABLE:
+        raise ValidationFailed(f"report must be one of {', '.join(EXPORTABLE)}",
                                code="bad_report")
     d0, d1 = args_range()
     return {"name": name, "from": d0.isoformat(), "to": d1.isoformat(),
@@ -363,7 +365,7 @@ register_paths({
     "/api/v1/reports/export": {"get": op(
         "Any report as CSV or XLSX",
         params=[*_RANGE, _BY, _FMT, query_param("month", {"type": "string"}),
-                query_param("report", {"type": "string", "enum": list(REPORTS)})])},
+                query_param("report", {"type": "string", "enum": list(EXPORTABLE)})])},
     "/api/v1/reports/exports": {"post": op(
         "Start an export job (any report, CSV or XLSX; made outside the serving process): "
         "202 with the job", ok={202: ("Accepted: the job", OBJ)})},

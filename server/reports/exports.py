@@ -95,6 +95,17 @@ def tables(report: str, data) -> list[tuple[str, list, list]]:
         return [("Đánh giá thấp (low ratings)", [c[2] for c in cols],
                  [[i.get(c[0], i.get(c[1]) if c[1] else None) for c in cols]
                   for i in data["items"]])]
+    if report == "steps":
+        head = ["Bước (step)", "Tên bước (step name)", "Tổ (team)", "Số lượt đến (arrived)",
+                "Đã gọi (called)", "Đã phục vụ (served)", "Chuyển bước sau (sent on)",
+                "Kết thúc tại bước (finished)", "Vắng mặt (no-show)", "Hủy (cancelled)",
+                "Chưa xong (open)", "Chờ TB giây (mean wait s)", "Chờ p90 giây (p90 wait s)",
+                "Phục vụ TB giây (mean service s)", "Phục vụ p90 giây (p90 service s)"]
+        return [("Theo bước của hồ sơ (by step)", head,
+                 [[r["step_index"], r["step_name"], r.get("team", r["team_id"]), r["arrived"],
+                   r["called"], r["served"], r["moved_on"], r["finished"], r["no_show"],
+                   r["cancelled"], r["open"], r["wait_s"]["mean"], r["wait_s"]["p90"],
+                   r["service_s"]["mean"], r["service_s"]["p90"]] for r in data["rows"]])]
     if report == "journeys":
         return [("Hành trình số (ticket journeys)", list(JOURNEY_COLUMNS),
                  [[j[c] for c in JOURNEY_COLUMNS] for j in data])]

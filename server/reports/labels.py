@@ -26,7 +26,8 @@ DIMS_VI = {"team": "tổ", "counter": "quầy", "officer": "cán bộ", "procedu
 REPORTS_VI = {"summary": "tổng hợp", "satisfaction": "mức độ hài lòng",
               "heatmap": "lượt đến theo giờ và thứ", "occupancy": "số người chờ cao nhất",
               "priority": "đối tượng ưu tiên", "low-ratings": "đánh giá thấp",
-              "monthly": "tháng", "journeys": "hành trình từng số", "waits": "thời gian chờ"}
+              "monthly": "tháng", "journeys": "hành trình từng số", "waits": "thời gian chờ",
+              "steps": "theo bước của hồ sơ"}
 MAX_NAME = 200  # a procedure's name in a report cell (the catalogue allows longer)
 
 
