@@ -4,9 +4,6 @@ Thin: the rules are in `server/bookings.py`."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 from flask import current_app, request
 
 from .. import limits
@@ -75,19 +72,9 @@ def guarded(fn, *args):
 
 
 def public_idem() -> tuple[str, str, str] | None:
-    """An Idempotency-Key of an anonymous request: scoped by the client address and the
-    resource, bound to the body (the same rules as `helpers.idem`)."""
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    if not (1 <= len(key) <= 200) or not key.isascii() or not key.isprintable():
-        raise ValidationFailed("Idempotency-Key must be 1-200 printable ASCII characters",
-                               code="bad_idempotency_key")
-    args = json.dumps(request.view_args or {}, sort_keys=True, separators=(",", ":"))
-    resource = f"{request.method} {request.endpoint} {args}"
-    payload = json.dumps(body(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    fingerprint = hashlib.sha256(f"{resource}\n{payload}".encode()).hexdigest()
-    return (f"public:{client_address()} {resource}", key, fingerprint)
+    """An anonymous request's Idempotency-Key, scoped by the client address (the rules of
+    `helpers.idem`)."""
+    return idem(f"public:{client_address()}")
 
 
 def _text(data: dict, key: str) -> str | None:

@@ -49,8 +49,10 @@ def body() -> dict:
     return parse_body()
 
 
-def idem() -> tuple[str, str, str] | None:
+def idem(actor: str | None = None) -> tuple[str, str, str] | None:
     """(scope, key, fingerprint) of a command's Idempotency-Key, or None without one.
+    `actor` scopes it (default: the signed-in principal; an anonymous caller's routes pass
+    their own, e.g. the client address).
 
     The scope is the principal and the CANONICAL resource (the route and its converted
     arguments), so `/counters/01/call-next` and `/counters/1/call-next` are one resource; the
@@ -70,7 +72,7 @@ def idem() -> tuple[str, str, str] | None:
     else:  # an upload: the resource only (the import job keeps its own key)
         payload = request.mimetype
     fingerprint = hashlib.sha256(f"{resource}\n{payload}".encode()).hexdigest()
-    return (f"{current_principal().actor} {resource}", key, fingerprint)
+    return (f"{actor or current_principal().actor} {resource}", key, fingerprint)
 
 
 def site_arg(p: Principal) -> str:
