@@ -92,3 +92,19 @@ class Header(BoxLayout):
 
 
 Builder.load_file(os.path.join(os.path.dirname(__file__), "widgets.kv"))
+
+
+def key_rows(container, rows, press, *, bg, font_size: str) -> dict[str, BigButton]:
+    """An on-screen keyboard: one row of `BigButton`s per string of `rows`, added to
+    `container`; each key calls `press(key)`. Returns the keys by character (upper and
+    lower case), for the screen's own editing keys and the test driver."""
+    keys: dict[str, BigButton] = {}
+    for row in rows:
+        line = BoxLayout(spacing=dp(6))
+        for key in row:
+            btn = BigButton(text=key, key=key, bg=bg, font_size=font_size)
+            btn.bind(on_release=lambda b: press(b.key))
+            line.add_widget(btn)
+            keys[key] = keys[key.lower()] = btn
+        container.add_widget(line)
+    return keys

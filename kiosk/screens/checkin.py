@@ -7,13 +7,11 @@ import os
 
 from kivy.app import App
 from kivy.lang import Builder
-from kivy.metrics import dp
-from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import Screen
 
 from ..i18n import tr
 from ..visit import BACKSPACE, BOOKING_ROWS, CLEAR, CodeEntry
-from ..widgets import BigButton
+from ..widgets import BigButton, key_rows
 
 Builder.load_file(os.path.join(os.path.dirname(__file__), "checkin.kv"))
 
@@ -23,17 +21,9 @@ KEY_BG = (0.20, 0.24, 0.30, 1)
 class CheckinScreen(Screen):
     def on_kv_post(self, base_widget):
         self.entry = CodeEntry()
-        self.keys: dict[str, BigButton] = {}
         app = App.get_running_app()
         kb = self.ids.keyboard
-        for row in BOOKING_ROWS:
-            line = BoxLayout(spacing=dp(6))
-            for key in row:
-                btn = BigButton(text=key, key=key, bg=KEY_BG, font_size="30sp")
-                btn.bind(on_release=lambda b: self.press(b.key))
-                line.add_widget(btn)
-                self.keys[key] = self.keys[key.lower()] = btn
-            kb.add_widget(line)
+        self.keys = key_rows(kb, BOOKING_ROWS, self.press, bg=KEY_BG, font_size="30sp")
         line = self.ids.keyboard.children[0]  # the short last row gets the editing keys
         for key in (BACKSPACE, CLEAR):
             btn = BigButton(key=key, bg=KEY_BG, font_size="22sp", size_hint_x=2)

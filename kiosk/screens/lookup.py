@@ -13,7 +13,7 @@ from kivy.uix.screenmanager import Screen
 
 from ..i18n import tr
 from ..visit import BACKSPACE, CLEAR, DOSSIER_ROWS, DossierForm, FormError, dossier_lines
-from ..widgets import BigButton
+from ..widgets import BigButton, key_rows
 from . import visible
 
 Builder.load_file(os.path.join(os.path.dirname(__file__), "lookup.kv"))
@@ -26,17 +26,9 @@ INACTIVE = (0.90, 0.92, 0.95, 1)
 class LookupScreen(Screen):
     def on_kv_post(self, base_widget):
         self.form = DossierForm()
-        self.keys: dict[str, BigButton] = {}
         app = App.get_running_app()
         kb = self.ids.keyboard
-        for row in DOSSIER_ROWS:
-            line = BoxLayout(spacing=dp(6))
-            for key in row:
-                btn = BigButton(text=key, key=key, bg=KEY_BG, font_size="26sp")
-                btn.bind(on_release=lambda b: self.press(b.key))
-                line.add_widget(btn)
-                self.keys[key] = self.keys[key.lower()] = btn
-            kb.add_widget(line)
+        self.keys = key_rows(kb, DOSSIER_ROWS, self.press, bg=KEY_BG, font_size="26sp")
         line = BoxLayout(spacing=dp(6))
         for key, weight in ((BACKSPACE, 1), (CLEAR, 1)):
             btn = BigButton(key=key, bg=KEY_BG, font_size="22sp", size_hint_x=weight)
